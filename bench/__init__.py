@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts, not tests; results go to bench/results/ (git-ignored)."""

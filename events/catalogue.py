@@ -1,0 +1,35 @@
+"""The event catalogue: the tagged union of every event type and its codecs.
+
+A new event type is one Struct in its domain module and one entry in ``EVENT_TYPES``.
+Fields get defaults when added; a breaking change is a new ``.v2`` type.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+from events.auth import AUTH_EVENTS
+from events.envelope import Event
+
+EVENT_TYPES: tuple[type[Event], ...] = (*AUTH_EVENTS,)
+
+# msgspec needs a real Union to dispatch on the ``type`` tag.
+AnyEvent: Any = Union[EVENT_TYPES]  # noqa: UP007
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(AnyEvent)
+
+EVENTS_BY_TYPE: dict[str, type[Event]] = {
+    str(cls.__struct_config__.tag): cls for cls in EVENT_TYPES
+}
+
+
+def encode_event(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_event(raw: bytes) -> Event:
+    """Decode and validate; raises ``msgspec.ValidationError`` / ``DecodeError``."""
+    return _decoder.decode(raw)

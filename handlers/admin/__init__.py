@@ -1,0 +1,5 @@
+"""Administration: users and the audit log."""
+
+from handlers.admin.controller import AdminController
+
+__all__ = ["AdminController"]

@@ -1,0 +1,94 @@
+"""Dependency providers of the auth domain: the service, the limiter, the current user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.auth.principal import CurrentUser, authenticate_bearer, unauthorized
+from handlers.auth.service import AuthService, require_secret
+from handlers.deps import services_of
+from runtime.bus import EventBus  # at runtime: Litestar reads provider annotations
+from runtime.security import Argon2Params, LoginLimits, LoginRateLimiter, get_passwords
+from runtime.settings import SecuritySettings, Settings
+
+_LIMITER_KEY = "auth_login_limiter"
+# A shared office or NAT puts many honest users behind one address; the per-IP budget
+# only has to stop one host from spraying passwords over many accounts.
+IP_LIMIT_FACTOR = 5
+
+
+def argon2_params(security: SecuritySettings) -> Argon2Params:
+    return Argon2Params(
+        time_cost=security.argon2_time_cost,
+        memory_kib=security.argon2_memory_kib,
+        parallelism=security.argon2_parallelism,
+    )
+
+
+def provide_login_limiter(state: State, bus: EventBus, settings: Settings) -> LoginRateLimiter:
+    """One limiter per app: it only caches the KV bucket handle, the counters live in NATS."""
+    limiter = state.get(_LIMITER_KEY)
+    if not isinstance(limiter, LoginRateLimiter):
+        per_minute = settings.security.login_attempts_per_minute
+        limiter = LoginRateLimiter(
+            bus.js, LoginLimits(per_email=per_minute, per_ip=per_minute * IP_LIMIT_FACTOR)
+        )
+        state[_LIMITER_KEY] = limiter
+    return limiter
+
+
+def provide_auth_service(
+    db_session: AsyncSession, settings: Settings, bus: EventBus, state: State
+) -> AuthService:
+    return AuthService(
+        db_session,
+        settings.security,
+        passwords=get_passwords(argon2_params(settings.security)),
+        publisher=bus,
+        limiter=provide_login_limiter(state, bus, settings),
+    )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+    """Resolve the caller once per request (guards and handlers share the result).
+
+    Uses its own short session rather than the handler's: guards run before dependency
+    injection, and the API key's ``last_used_at`` must not ride on a transaction that the
+    handler may roll back.
+    """
+    cached = connection.scope.get("user")
+    if isinstance(cached, CurrentUser):
+        return cached
+    token = bearer_token(connection.headers.get("authorization"))
+    if token is None:
+        raise unauthorized("not_authenticated", "Send 'Authorization: Bearer <token or key>'.")
+    services = services_of(connection.app.state)
+    secret = require_secret(services.settings.security)
+    async with services.session_factory() as session:
+        user = await authenticate_bearer(session, token, secret=secret)
+        await session.commit()
+    connection.scope["user"] = user
+    connection.scope["auth"] = user.auth_method
+    return user
+
+
+async def provide_current_user(request: Request[Any, Any, Any]) -> CurrentUser:
+    return await authenticate(request)
+
+
+# Registered app-wide by runtime/app.py so every route family can ask for ``current_user``.
+AUTH_DEPENDENCIES = {"current_user": Provide(provide_current_user)}

@@ -1,0 +1,60 @@
+"""The Litestar app factory: the composition root of every HTTP route."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
+
+from runtime.services import Services
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    # Imported here so that importing the runtime (CLI, workers) stays cheap.
+    from handlers.admin import AdminController
+    from handlers.auth import AUTH_CONTROLLERS
+    from handlers.system import SystemController
+
+    return [SystemController, *AUTH_CONTROLLERS, AdminController]
+
+
+def create_app(services: Services) -> Litestar:
+    from handlers.auth import AUTH_DEPENDENCIES
+    from handlers.deps import DEPENDENCIES
+    from runtime.errors import exception_handlers
+    from runtime.middleware import request_context_middleware
+
+    settings = services.settings
+    cors = (
+        CORSConfig(allow_origins=list(settings.server.cors_origins), allow_credentials=True)
+        if settings.server.cors_origins
+        else None
+    )
+    return Litestar(
+        route_handlers=route_handlers(),
+        dependencies={**DEPENDENCIES, **AUTH_DEPENDENCIES},
+        exception_handlers=exception_handlers(),
+        middleware=[request_context_middleware],
+        state=State({"services": services}),
+        cors_config=cors,
+        request_max_body_size=settings.server.max_body_bytes,
+        logging_config=None,
+        openapi_config=OpenAPIConfig(
+            title="llmforge",
+            version="0.1.0",
+            path="/schema",
+            description="Self-hosted LLM platform: gateway, chat, fine-tuning, RAG, events.",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT or personal API key (lf_…)",
+                    )
+                }
+            ),
+        ),
+    )

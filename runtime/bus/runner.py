@@ -1,0 +1,313 @@
+"""Runs one Consumer: queue, workers, the ack policy, dead letters and heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import msgspec
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from structlog.contextvars import bound_contextvars
+
+from events import Event, decode_event
+from events.dead_letter import DeadLetterReason
+from runtime.bus.bindings import Binding
+from runtime.bus.connection import EventBus
+from runtime.bus.consumer import BatchHandler, Consumer, EventHandler
+from runtime.bus.dead_letters import dead_letter
+from runtime.bus.errors import BusError
+from runtime.bus.policy import Action
+from runtime.bus.puller import Puller
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(eq=False, slots=True)
+class Delivery:
+    msg: Msg
+    puller: Puller
+    # Last time the server heard about this delivery (received or in_progress sent).
+    touched: float
+    settled: bool = False
+
+
+class Runner:
+    def __init__(
+        self,
+        bus: EventBus,
+        consumer: Consumer,
+        durable: str,
+        bindings: Sequence[Binding],
+        *,
+        pull_expires: float,
+        idle_heartbeat: float,
+    ) -> None:
+        self.consumer = consumer
+        self.durable = durable
+        self._bus = bus
+        self._bindings = bindings
+        self._pull_expires = pull_expires
+        self._idle_heartbeat = idle_heartbeat
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._held: set[Delivery] = set()
+        self._pullers: list[Puller] = []
+        self._workers: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        for binding in self._bindings:
+            await self._ensure_durable(binding)
+
+            async def repair(binding: Binding = binding) -> None:
+                await self._ensure_durable(binding)
+
+            puller = Puller(
+                self._bus.nc,
+                stream=binding.stream,
+                durable=self.durable,
+                window=self.consumer.window,
+                deliver=self._accept,
+                repair=repair,
+                expires=self._pull_expires,
+                idle_heartbeat=self._idle_heartbeat,
+            )
+            await puller.start()
+            self._pullers.append(puller)
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"consumer:{self.durable}:{i}")
+            for i in range(self.consumer.concurrency)
+        ]
+        self._ticker = asyncio.create_task(self._heartbeats(), name=f"wpi:{self.durable}")
+
+    def reset_pulls(self) -> None:
+        for puller in self._pullers:
+            puller.reset()
+
+    async def stop(self, grace: float) -> None:
+        """Finish what is running within ``grace`` seconds; hand the rest back with nak."""
+        self._stopping = True
+        for puller in self._pullers:
+            await puller.stop()
+        for worker in self._workers:
+            if worker not in self._busy:
+                worker.cancel()
+        busy = [w for w in self._workers if w in self._busy]
+        if busy:
+            await asyncio.wait(busy, timeout=grace)
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        unfinished = [d for d in self._held if not d.settled]
+        if unfinished:
+            log.info("returning_unfinished", consumer=self.durable, count=len(unfinished))
+        for delivery in unfinished:
+            # No delay: the next consumer instance should pick these up at once.
+            await self._settle(delivery, Action.NAK)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await self._bus.nc.flush(timeout=2)
+
+    async def _ensure_durable(self, binding: Binding) -> None:
+        # Create-or-update: a changed ack_wait or filter reaches the live durable.
+        # max_deliver stays unlimited on the server so it never drops a message
+        # silently; RetryPolicy ends the retries and dead-letters instead.
+        config = ConsumerConfig(
+            name=self.durable,
+            durable_name=self.durable,
+            description=self.consumer.description or None,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.consumer.ack_wait,
+            max_deliver=-1,
+            max_ack_pending=max(1000, 2 * self.consumer.window),
+            filter_subject=binding.filters[0] if len(binding.filters) == 1 else None,
+            filter_subjects=list(binding.filters) if len(binding.filters) > 1 else None,
+        )
+        await self._bus.js.add_consumer(binding.stream, config)
+
+    def _accept(self, msg: Msg, puller: Puller) -> None:
+        delivery = Delivery(msg, puller, time.monotonic())
+        self._held.add(delivery)
+        self._queue.put_nowait(delivery)
+
+    async def _work(self) -> None:
+        me = asyncio.current_task()
+        assert me is not None
+        limit = self.consumer.fetch_batch if self.consumer.batch else 1
+        while True:
+            first = await self._queue.get()
+            if self._stopping:
+                return  # left in _held: stop() hands it back
+            batch = [first]
+            while len(batch) < limit and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self._busy.add(me)
+            try:
+                await self._process(batch)
+            except Exception:
+                # A bug here must not kill the worker; the deliveries get redelivered.
+                log.exception("consumer_worker_error", consumer=self.durable)
+                for delivery in batch:
+                    await self._settle(delivery, Action.NAK, self.consumer.policy.delay_for(1))
+            finally:
+                self._busy.discard(me)
+            if self._stop_requested():
+                return
+
+    def _stop_requested(self) -> bool:
+        # A method, not the bare attribute: type checkers keep the narrowing of
+        # self._stopping across awaits, where another task may have changed it.
+        return self._stopping
+
+    async def _process(self, batch: list[Delivery]) -> None:
+        policy = self.consumer.policy
+        ready: list[tuple[Delivery, Event]] = []
+        for delivery in batch:
+            delivered = delivery.msg.metadata.num_delivered
+            if policy.before_handling(delivered) is not None:
+                await self._dead_letter(
+                    delivery,
+                    "abandoned",
+                    "delivery limit passed without the last attempt settling "
+                    "(the process stopped or the ack wait ran out mid-handler)",
+                    None,
+                    _try_decode(delivery.msg.data),
+                )
+                continue
+            try:
+                event = decode_event(delivery.msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                await self._dead_letter(delivery, "undecodable", str(exc), _qualname(exc), None)
+                continue
+            ready.append((delivery, event))
+        if not ready:
+            return
+        if self.consumer.batch:
+            await self._run_batch(ready)
+        else:
+            for delivery, event in ready:
+                await self._run_one(delivery, event)
+
+    async def _run_one(self, delivery: Delivery, event: Event) -> None:
+        handler = cast("EventHandler", self.consumer.handler)
+        with bound_contextvars(event_id=event.id, event_type=event.type, consumer=self.durable):
+            try:
+                await handler(event)
+            except Exception as exc:
+                await self._failed(delivery, event, exc)
+                return
+        await self._settle(delivery, Action.ACK)
+
+    async def _run_batch(self, ready: list[tuple[Delivery, Event]]) -> None:
+        if len(ready) == 1:
+            delivery, event = ready[0]
+            context = {"event_id": event.id, "event_type": event.type}
+        else:
+            context = {"batch_size": str(len(ready))}
+        handler = cast("BatchHandler", self.consumer.handler)
+        with bound_contextvars(consumer=self.durable, **context):
+            try:
+                await handler([event for _, event in ready])
+            except Exception as exc:
+                if len(ready) == 1:
+                    await self._failed(ready[0][0], ready[0][1], exc)
+                    return
+                # Retry one by one so a single bad event neither blocks nor
+                # dead-letters its neighbours.
+                log.warning("batch_failed_isolating", size=len(ready), error=repr(exc))
+                for item in ready:
+                    await self._run_batch([item])
+                return
+        for delivery, _event in ready:
+            await self._settle(delivery, Action.ACK)
+
+    async def _failed(self, delivery: Delivery, event: Event, exc: Exception) -> None:
+        delivered = delivery.msg.metadata.num_delivered
+        decision = self.consumer.policy.on_error(exc, delivered)
+        if decision.action is Action.NAK:
+            log.warning(
+                "handler_failed_will_retry",
+                attempt=delivered,
+                retry_in=decision.delay,
+                error=repr(exc),
+            )
+            await self._settle(delivery, Action.NAK, decision.delay)
+            return
+        assert decision.reason is not None
+        log.error("handler_failed_giving_up", attempt=delivered, exc_info=exc)
+        text = str(exc) or repr(exc)
+        await self._dead_letter(delivery, decision.reason, text, _qualname(exc), event)
+
+    async def _dead_letter(
+        self,
+        delivery: Delivery,
+        reason: DeadLetterReason,
+        error: str,
+        error_type: str | None,
+        event: Event | None,
+    ) -> None:
+        try:
+            await dead_letter(
+                self._bus, self.durable, delivery.msg, reason, error, error_type, event
+            )
+        except BusError as exc:
+            # Never drop it: without a dead letter on record, retry the whole thing later.
+            log.error("dead_letter_failed", reason=reason, error=repr(exc))
+            delay = self.consumer.policy.delay_for(delivery.msg.metadata.num_delivered)
+            await self._settle(delivery, Action.NAK, delay)
+            return
+        await self._settle(delivery, Action.DEAD_LETTER)
+
+    async def _settle(self, delivery: Delivery, action: Action, delay: float = 0.0) -> None:
+        if delivery.settled:
+            return
+        delivery.settled = True
+        self._held.discard(delivery)
+        delivery.puller.release()
+        msg = delivery.msg
+        try:
+            if action is Action.ACK:
+                await msg.ack()
+            elif action is Action.NAK:
+                await msg.nak(delay=delay or None)
+            else:
+                await msg.term()
+        except (nats.errors.Error, OSError) as exc:
+            # The server redelivers after ack_wait; handlers are idempotent.
+            log.warning("settle_failed", action=str(action), error=repr(exc))
+
+    async def _heartbeats(self) -> None:
+        every = self.consumer.ack_wait / 3
+        while True:
+            await asyncio.sleep(every / 2)
+            now = time.monotonic()
+            for delivery in [d for d in self._held if now - d.touched >= every]:
+                if delivery.settled:
+                    continue
+                delivery.touched = now
+                with contextlib.suppress(nats.errors.Error, OSError):
+                    await delivery.msg.in_progress()
+
+
+def _try_decode(raw: bytes) -> Event | None:
+    try:
+        return decode_event(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _qualname(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -1,0 +1,228 @@
+"""The ``llmforge`` command: run the platform or one of its roles, migrate, manage users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from runtime.settings import Settings, get_settings, load_settings
+
+# Each option mirrors one environment variable (DESIGN.md: settings and the HTTP contract).
+_SERVER_OPTIONS = (
+    ("--data-dir", "LLMFORGE_DATA_DIR", "data directory (database, broker store, files)"),
+    ("--host", "LLMFORGE_HOST", "address to bind the HTTP server to"),
+    ("--port", "LLMFORGE_PORT", "HTTP port"),
+    ("--database-url", "DATABASE_URL", "PostgreSQL URL; default: SQLite in the data dir"),
+    ("--nats-url", "NATS_URL", "NATS server or cluster; default: embedded nats-server"),
+    ("--qdrant-url", "QDRANT_URL", "Qdrant server; default: embedded engine"),
+    ("--secret-key", "LLMFORGE_SECRET_KEY", "server secret; default: generated into data dir"),
+)
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    for flag, env, help_text in _SERVER_OPTIONS:
+        parser.add_argument(flag, dest=env, metavar=env, help=f"{help_text} [{env}]")
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    # Options win over the environment: apply them to it, then read settings once.
+    for _, env, _ in _SERVER_OPTIONS:
+        value = getattr(args, env, None)
+        if value is not None:
+            os.environ[env] = str(value)
+    get_settings.cache_clear()
+    return load_settings()
+
+
+@contextlib.asynccontextmanager
+async def _broker(settings: Settings) -> AsyncIterator[str]:
+    """The configured NATS, or an embedded nats-server in the data directory."""
+    if settings.nats.url:
+        yield settings.nats.url
+        return
+    from runtime.nats_server import EmbeddedNatsServer
+
+    async with EmbeddedNatsServer(settings.data_dir / "nats") as server:
+        yield server.url
+
+
+async def _run_platform(
+    settings: Settings, *, http: bool, consumers: bool, only: str | None, migrate: bool
+) -> None:
+    from runtime.db.migrate import upgrade
+    from runtime.logging import configure_logging
+    from runtime.platform import Platform, Roles
+
+    configure_logging(settings.log)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if migrate:
+        await upgrade(settings.database_url)
+    groups = frozenset(g.strip() for g in only.split(",") if g.strip()) if only else None
+    async with _broker(settings) as nats_url:
+        platform = Platform(
+            settings, nats_url=nats_url, roles=Roles(http=http, consumers=consumers, only=groups)
+        )
+        await platform.start()
+        if http:
+            print(f"llmforge is running at {platform.url}  (Ctrl-C to stop)", flush=True)
+        try:
+            waiter = asyncio.ensure_future(platform.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (waiter, stopper):
+                task.cancel()
+        finally:
+            await platform.stop()
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    settings = _settings_from(args)
+    asyncio.run(_run_platform(settings, http=True, consumers=True, only=None, migrate=True))
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace) -> int:
+    settings = _settings_from(args)
+    asyncio.run(_run_platform(settings, http=True, consumers=False, only=None, migrate=False))
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings_from(args)
+    asyncio.run(_run_platform(settings, http=False, consumers=True, only=args.only, migrate=False))
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from runtime.db.migrate import current_revision, downgrade, upgrade
+
+    settings = _settings_from(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.database_url
+    if args.downgrade:
+        asyncio.run(downgrade(url, args.downgrade))
+    else:
+        asyncio.run(upgrade(url, args.revision))
+    print(f"database at revision {asyncio.run(current_revision(url))}")
+    return 0
+
+
+async def _create_user(settings: Settings, email: str, password: str, *, admin: bool) -> str:
+    """Create a user straight in the database; the outbox relay publishes the event later."""
+    from handlers.auth import ROLE_ADMIN, ROLE_USER, create_user
+    from handlers.auth.deps import argon2_params
+    from runtime.security import get_passwords
+    from runtime.db import create_engine, create_session_factory
+    from runtime.db.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            role = ROLE_ADMIN if admin else ROLE_USER
+            passwords = get_passwords(argon2_params(settings.security))
+            user = await create_user(session, email, password, role, passwords=passwords)
+            await session.commit()
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+def _cmd_user_create(args: argparse.Namespace) -> int:
+    from runtime.errors import ProblemError
+
+    settings = _settings_from(args)
+    try:
+        user_id = asyncio.run(_create_user(settings, args.email, args.password, admin=args.admin))
+    except ProblemError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 2
+    print(f"created {'admin' if args.admin else 'user'} {args.email} ({user_id})")
+    return 0
+
+
+def _cmd_events_schema(args: argparse.Namespace) -> int:
+    from events.schema import ASYNCAPI_PATH, render_asyncapi
+
+    rendered = render_asyncapi()
+    target = Path(args.output) if args.output else ASYNCAPI_PATH
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != rendered:
+            print(f"{target} is out of date: run `llmforge events schema`", file=sys.stderr)
+            return 1
+        print(f"{target} is up to date")
+        return 0
+    if args.output == "-":
+        sys.stdout.write(rendered)
+        return 0
+    target.write_text(rendered, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmforge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run everything: embedded NATS, migrations, API, consumers")
+    _add_server_options(up)
+    up.set_defaults(func=_cmd_up)
+
+    api = sub.add_parser("api", help="run the HTTP API only (stateless, scale out freely)")
+    _add_server_options(api)
+    api.set_defaults(func=_cmd_api)
+
+    worker = sub.add_parser("worker", help="run event consumers only")
+    _add_server_options(worker)
+    worker.add_argument("--only", help="comma-separated consumer groups (default: all)")
+    worker.set_defaults(func=_cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    _add_server_options(migrate)
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION")
+    migrate.set_defaults(func=_cmd_migrate)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_cmd", required=True
+    )
+    create = user.add_parser("create", help="create a user (the first admin, say)")
+    _add_server_options(create)
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--admin", action="store_true", help="give the admin role")
+    create.set_defaults(func=_cmd_user_create)
+
+    events = sub.add_parser("events", help="the event contract").add_subparsers(
+        dest="events_cmd", required=True
+    )
+    schema = events.add_parser("schema", help="write the AsyncAPI document")
+    schema.add_argument("--output", help="file to write, or - for stdout")
+    schema.add_argument("--check", action="store_true", help="fail if the file is stale")
+    schema.set_defaults(func=_cmd_events_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

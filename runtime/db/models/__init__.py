@@ -1,0 +1,34 @@
+"""SQLAlchemy models for the whole domain; later features add columns, not tables."""
+
+from runtime.db.models.audit import AuditLog
+from runtime.db.models.auth import ApiKey, RefreshToken, User
+from runtime.db.models.base import Base, new_id, utcnow
+from runtime.db.models.chat import ChatMessage, ChatSession, CompareRun, PromptTemplate
+from runtime.db.models.knowledge import Document, KnowledgeBase
+from runtime.db.models.outbox import OutboxEvent
+from runtime.db.models.providers import ModelConfig, Provider
+from runtime.db.models.training import Dataset, TrainingJob
+from runtime.db.models.webhooks import Webhook, WebhookDelivery
+
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "Base",
+    "ChatMessage",
+    "ChatSession",
+    "CompareRun",
+    "Dataset",
+    "Document",
+    "KnowledgeBase",
+    "ModelConfig",
+    "OutboxEvent",
+    "PromptTemplate",
+    "Provider",
+    "RefreshToken",
+    "TrainingJob",
+    "User",
+    "Webhook",
+    "WebhookDelivery",
+    "new_id",
+    "utcnow",
+]

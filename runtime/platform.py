@@ -1,0 +1,139 @@
+"""One process of the platform: its connections, HTTP server, consumers and relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import structlog
+import uvicorn
+
+from runtime.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """What this process runs; ``llmforge up`` runs everything."""
+
+    http: bool = True
+    consumers: bool = True
+    # None: every consumer group; else only those named (`worker --only`).
+    only: frozenset[str] | None = None
+
+
+class Platform:
+    def __init__(self, settings: Settings, *, nats_url: str, roles: Roles = Roles()) -> None:
+        self.settings = settings
+        self.nats_url = nats_url
+        self.roles = roles
+        self._stack = contextlib.AsyncExitStack()
+        self._server: uvicorn.Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "HTTP role not started"
+        return f"http://{self.settings.server.host}:{self.port}"
+
+    async def start(self) -> None:
+        from events import STREAMS
+        from handlers.consumers import build_consumers
+        from runtime.bus import EventBus, FunctionHost
+        from runtime.db import create_engine, create_session_factory
+        from runtime.outbox import OutboxRelay
+        from runtime.secret_key import with_secret_key
+        from runtime.services import Services
+
+        self.settings = with_secret_key(self.settings)
+        try:
+            engine = create_engine(self.settings.database_url, echo=self.settings.database.echo)
+            self._stack.push_async_callback(engine.dispose)
+            bus = await EventBus.connect(self.nats_url, name=f"llmforge-{_role_name(self.roles)}")
+            self._stack.push_async_callback(bus.close)
+            await bus.provision(STREAMS)
+            services = Services(
+                settings=self.settings,
+                engine=engine,
+                session_factory=create_session_factory(engine),
+                bus=bus,
+            )
+            self.services = services
+
+            if self.roles.consumers:
+                host = FunctionHost(
+                    bus,
+                    build_consumers(services, self.roles.only),
+                    prefix=self.settings.nats.consumer_prefix,
+                )
+                await host.start()
+                self._stack.push_async_callback(host.stop)
+
+            if self.roles.http:
+                relay = OutboxRelay(services.session_factory, bus)
+                relay.start()
+                self._stack.push_async_callback(relay.stop)
+                await self._serve_http(services)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        log.info("platform_started", roles=_role_name(self.roles), port=self.port)
+
+    async def _serve_http(self, services: object) -> None:
+        from runtime.app import create_app
+        from runtime.services import Services
+
+        assert isinstance(services, Services)
+        config = uvicorn.Config(
+            create_app(services),
+            host=self.settings.server.host,
+            port=self.settings.server.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+        server = _EmbeddedServer(config)
+        self._server = server
+        self._server_task = asyncio.create_task(server.serve(), name="http")
+        self._stack.push_async_callback(self._stop_http)
+        while not server.started:
+            if self._server_task.done():
+                await self._server_task  # surfaces the bind error
+                raise RuntimeError("HTTP server exited during start-up")
+            await asyncio.sleep(0.01)
+        self.port = server.servers[0].sockets[0].getsockname()[1]
+
+    async def _stop_http(self) -> None:
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            await asyncio.gather(self._server_task, return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+        log.info("platform_stopped")
+
+    async def wait(self) -> None:
+        """Block until the HTTP server exits (or forever for a worker)."""
+        if self._server_task is not None:
+            await asyncio.shield(self._server_task)
+        else:
+            await asyncio.Event().wait()
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the CLI stops every part in order instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _role_name(roles: Roles) -> str:
+    if roles.http and roles.consumers:
+        return "all"
+    return "api" if roles.http else "worker"

@@ -1,0 +1,139 @@
+"""Settings: one small dataclass per concern, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Request bodies above this are refused with 413 before any handler sees them.
+    max_body_bytes: int = 10 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    # None: the embedded SQLite file in the data directory.
+    url: str | None = None
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NatsSettings:
+    # None: an embedded nats-server child process with its store in the data directory.
+    url: str | None = None
+    # Prefix for durable consumer names, so two platforms can share one NATS account.
+    consumer_prefix: str = "llmforge"
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    # None: generated once into the data directory (mode 0600).
+    secret_key: str | None = None
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 7 * 24 * 3600
+    registration_open: bool = True
+    # Browsers drop Secure cookies on plain http except on localhost, which is what we serve.
+    cookie_secure: bool = True
+    login_attempts_per_minute: int = 10
+    # argon2id cost (RFC 9106 second recommendation); tests lower it to stay fast.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "INFO"
+    # auto: console renderer on a terminal, JSON lines otherwise.
+    format: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    nats: NatsSettings = field(default_factory=NatsSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    qdrant_url: str | None = None
+    webhooks_allow_private: bool = False
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return normalize_database_url(self.database.url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'llmforge.db').resolve()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs people paste (``postgres://``, ``postgresql://``) and pick async drivers."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def load_settings() -> Settings:
+    origins = _env("LLMFORGE_CORS_ORIGINS")
+    return Settings(
+        data_dir=Path(_env("LLMFORGE_DATA_DIR", "./data") or "./data"),
+        server=ServerSettings(
+            host=_env("LLMFORGE_HOST", "127.0.0.1") or "127.0.0.1",
+            port=int(_env("LLMFORGE_PORT", "8000") or 8000),
+            max_body_bytes=int(_env("LLMFORGE_MAX_BODY_BYTES", str(10 * 1024 * 1024)) or 0),
+            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
+            if origins
+            else (),
+        ),
+        database=DatabaseSettings(
+            url=_env("DATABASE_URL"), echo=_flag("LLMFORGE_DATABASE_ECHO", False)
+        ),
+        nats=NatsSettings(
+            url=_env("NATS_URL"),
+            consumer_prefix=_env("LLMFORGE_CONSUMER_PREFIX", "llmforge") or "llmforge",
+        ),
+        security=SecuritySettings(
+            secret_key=_env("LLMFORGE_SECRET_KEY"),
+            access_token_ttl_seconds=int(_env("LLMFORGE_ACCESS_TOKEN_TTL", "900") or 900),
+            refresh_token_ttl_seconds=int(_env("LLMFORGE_REFRESH_TOKEN_TTL", "604800") or 0),
+            registration_open=_flag("LLMFORGE_REGISTRATION_OPEN", True),
+            cookie_secure=_flag("LLMFORGE_COOKIE_SECURE", True),
+            login_attempts_per_minute=int(_env("LLMFORGE_LOGIN_RATE_LIMIT", "10") or 10),
+            argon2_time_cost=int(_env("LLMFORGE_ARGON2_TIME_COST", "3") or 3),
+            argon2_memory_kib=int(_env("LLMFORGE_ARGON2_MEMORY_KIB", "65536") or 65536),
+            argon2_parallelism=int(_env("LLMFORGE_ARGON2_PARALLELISM", "4") or 4),
+        ),
+        log=LogSettings(
+            level=(_env("LLMFORGE_LOG_LEVEL", "INFO") or "INFO").upper(),
+            format=_env("LLMFORGE_LOG_FORMAT", "auto") or "auto",
+        ),
+        qdrant_url=_env("QDRANT_URL"),
+        webhooks_allow_private=_flag("LLMFORGE_WEBHOOKS_ALLOW_PRIVATE", False),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,46 @@
+"""No secret reaches a log line, whoever logged it."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from runtime.logging import configure_logging, redact_secrets
+from runtime.settings import LogSettings
+
+
+def test_secret_fields_and_shapes_are_masked() -> None:
+    out = redact_secrets(
+        None,
+        "info",
+        {
+            "event": "x",
+            "password": "hunter22",
+            "api_key": "sk-live-123456789",
+            "headers": "Authorization: Bearer eyJhbGciOi.abc.def",
+            "note": "key lf_abcdefghijklmnop and whsec_abcdefghijkl",
+            "token_type": "bearer",
+        },
+    )
+    assert out["password"] == "***"
+    assert out["api_key"] == "***"
+    assert "eyJ" not in out["headers"]
+    assert "abcdefghijklmnop" not in out["note"]
+    assert "whsec_***" in out["note"]
+    assert out["token_type"] == "bearer"
+
+
+def test_json_logs_carry_bound_context(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(LogSettings(level="INFO", format="json"))
+    with structlog.contextvars.bound_contextvars(request_id="r1"):
+        structlog.get_logger("t").info("hello", password="p4ss")
+    logging.getLogger("plain").warning("stdlib too")
+    lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    assert lines[0]["event"] == "hello"
+    assert lines[0]["request_id"] == "r1"
+    assert lines[0]["password"] == "***"
+    assert lines[1]["event"] == "stdlib too"
+    assert lines[1]["level"] == "warning"
