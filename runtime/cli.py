@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from runtime.settings import Settings, get_settings, load_settings
+from runtime.settings import Settings, load_settings
 
 # Each option mirrors one environment variable (DESIGN.md: settings and the HTTP contract).
 _SERVER_OPTIONS = (
@@ -31,13 +30,12 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    # Options win over the environment: apply them to it, then read settings once.
-    for _, env, _ in _SERVER_OPTIONS:
-        value = getattr(args, env, None)
-        if value is not None:
-            os.environ[env] = str(value)
-    get_settings.cache_clear()
-    return load_settings()
+    overrides = {
+        env: str(value)
+        for _, env, _ in _SERVER_OPTIONS
+        if (value := getattr(args, env, None)) is not None
+    }
+    return load_settings(overrides)
 
 
 @contextlib.asynccontextmanager
@@ -121,9 +119,9 @@ async def _create_user(settings: Settings, email: str, password: str, *, admin: 
     """Create a user straight in the database; the outbox relay publishes the event later."""
     from handlers.auth import ROLE_ADMIN, ROLE_USER, create_user
     from handlers.auth.deps import argon2_params
-    from runtime.security import get_passwords
     from runtime.db import create_engine, create_session_factory
     from runtime.db.migrate import upgrade
+    from runtime.security import get_passwords
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade(settings.database_url)

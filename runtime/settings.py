@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+class _Env:
+    """Typed reads of one environment snapshot; empty values count as unset."""
 
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
 
-def _flag(name: str, default: bool) -> bool:
-    value = _env(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    def __call__(self, name: str, default: str | None = None) -> str | None:
+        value = self._values.get(name)
+        return value if value not in (None, "") else default
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self(name)
+        if value is None:
+            return default
+        return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,10 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def load_settings() -> Settings:
+def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment; ``overrides`` (CLI options) win over it."""
+    _env = _Env({**os.environ, **(overrides or {})})
+    _flag = _env.flag
     origins = _env("LLMFORGE_CORS_ORIGINS")
     return Settings(
         data_dir=Path(_env("LLMFORGE_DATA_DIR", "./data") or "./data"),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import structlog
 
 from events import Event
 from runtime.bus import Consumer, EventBus
+from runtime.bus.puller import Puller
 from tests.fixtures.nats import HostFactory, eventually, user_registered
 
 
@@ -167,3 +169,28 @@ async def test_restarted_host_resumes_where_it_left_off(
     await eventually(lambda: len(second_seen) == 2)
     await eventually(lambda: _settled(bus, "test-resume"))
     assert second_seen == ["new0", "new1"]
+
+
+async def test_expired_pull_requests_are_renewed_so_late_events_still_arrive(
+    bus: EventBus, start_host: HostFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests = 0
+    original = Puller._request
+
+    async def counting(self: Puller, batch: int) -> None:
+        nonlocal requests
+        requests += 1
+        await original(self, batch)
+
+    monkeypatch.setattr(Puller, "_request", counting)
+    seen: list[str] = []
+
+    async def handle(event: Event) -> None:
+        seen.append(event.subject)
+
+    consumer = Consumer(name="patient", subjects=["llmforge.auth.>"], handler=handle)
+    await start_host([consumer], pull_expires=0.4, idle_heartbeat=0.1)
+    # Each expiry ends a request (408) and the puller opens a new one.
+    await eventually(lambda: requests >= 3, message="pull requests not renewed")
+    await bus.publish(user_registered("late"))
+    await eventually(lambda: seen == ["late"], within=2.0)

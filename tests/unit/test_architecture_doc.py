@@ -28,7 +28,9 @@ def test_every_event_type_is_documented() -> None:
 
 
 def test_every_route_is_documented() -> None:
-    services = cast(Any, Services)(settings=Settings(), engine=None, session_factory=None, bus=None)
+    services = cast("Any", Services)(
+        settings=Settings(), engine=None, session_factory=None, bus=None
+    )
     app = create_app(services)
     served = set()
     for route in app.routes:
