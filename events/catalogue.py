@@ -12,8 +12,9 @@ import msgspec
 
 from events.auth import AUTH_EVENTS
 from events.envelope import Event
+from events.prompts import PROMPT_EVENTS
 
-EVENT_TYPES: tuple[type[Event], ...] = (*AUTH_EVENTS,)
+EVENT_TYPES: tuple[type[Event], ...] = (*AUTH_EVENTS, *PROMPT_EVENTS,)
 
 # msgspec needs a real Union to dispatch on the ``type`` tag.
 AnyEvent: Any = Union[EVENT_TYPES]  # noqa: UP007

@@ -16,9 +16,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
     # Imported here so that importing the runtime (CLI, workers) stays cheap.
     from handlers.admin import AdminController
     from handlers.auth import AUTH_CONTROLLERS
+    from handlers.prompts import PromptController
     from handlers.system import SystemController
 
-    return [SystemController, *AUTH_CONTROLLERS, AdminController]
+    return [SystemController, *AUTH_CONTROLLERS, AdminController, PromptController]
 
 
 def create_app(services: Services) -> Litestar:

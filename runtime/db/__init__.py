@@ -1,5 +1,5 @@
 """Database access: engine, session factory, models and migrations."""
 
-from runtime.db.engine import create_engine, create_session_factory
+from runtime.db.engine import create_engine, create_session_factory, dialect_of
 
-__all__ = ["create_engine", "create_session_factory"]
+__all__ = ["create_engine", "create_session_factory", "dialect_of"]

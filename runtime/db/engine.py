@@ -35,3 +35,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """``sqlite`` or ``postgresql``: for the few queries each database spells its own way."""
+    return session.get_bind().dialect.name

@@ -13,6 +13,13 @@ from sqlalchemy.engine import Connection
 from runtime.db.engine import create_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Search indexes live in raw-SQL migrations (FTS5 tables, GIN expression indexes), not
+# in the models; autogenerate and the drift check must not see them as strays.
+_UNMODELLED_PREFIXES = ("prompt_templates_fts", "ix_prompt_templates_search")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    return not (name or "").startswith(_UNMODELLED_PREFIXES)
 
 
 def alembic_config(url: str) -> Config:

@@ -8,7 +8,13 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from runtime.db import create_engine
-from runtime.db.migrate import current_revision, downgrade, head_revision, upgrade
+from runtime.db.migrate import (
+    current_revision,
+    downgrade,
+    head_revision,
+    include_name,
+    upgrade,
+)
 from runtime.db.models import Base
 
 
@@ -38,7 +44,9 @@ async def test_models_and_migrations_do_not_drift(database_url: str) -> None:
     engine = create_engine(database_url)
 
     def diff(conn: Connection) -> list[object]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         return list(compare_metadata(context, Base.metadata))
 
     try:

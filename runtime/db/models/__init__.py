@@ -3,9 +3,10 @@
 from runtime.db.models.audit import AuditLog
 from runtime.db.models.auth import ApiKey, RefreshToken, User
 from runtime.db.models.base import Base, new_id, utcnow
-from runtime.db.models.chat import ChatMessage, ChatSession, CompareRun, PromptTemplate
+from runtime.db.models.chat import ChatMessage, ChatSession, CompareRun
 from runtime.db.models.knowledge import Document, KnowledgeBase
 from runtime.db.models.outbox import OutboxEvent
+from runtime.db.models.prompts import PromptTemplate, PromptTemplateVersion
 from runtime.db.models.providers import ModelConfig, Provider
 from runtime.db.models.training import Dataset, TrainingJob
 from runtime.db.models.webhooks import Webhook, WebhookDelivery
@@ -23,6 +24,7 @@ __all__ = [
     "ModelConfig",
     "OutboxEvent",
     "PromptTemplate",
+    "PromptTemplateVersion",
     "Provider",
     "RefreshToken",
     "TrainingJob",

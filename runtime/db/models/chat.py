@@ -1,4 +1,4 @@
-"""Chat sessions and messages, comparison runs and prompt templates."""
+"""Chat sessions and messages, and comparison runs."""
 
 from __future__ import annotations
 
@@ -50,19 +50,3 @@ class CompareRun(IdMixin, TimestampMixin, Base):
     prompt: Mapped[str] = mapped_column(Text)
     system_prompt: Mapped[str | None] = mapped_column(Text)
     results: Mapped[list[Any]] = mapped_column(default=list)
-
-
-class PromptTemplate(IdMixin, TimestampMixin, Base):
-    __tablename__ = "prompt_templates"
-
-    owner_id: Mapped[str | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
-    category: Mapped[str | None] = mapped_column(String(100), index=True)
-    tags: Mapped[list[Any]] = mapped_column(default=list)
-    body: Mapped[str] = mapped_column(Text)
-    variables: Mapped[list[Any]] = mapped_column(default=list)
-    shared: Mapped[bool] = mapped_column(default=False)
-    version: Mapped[int] = mapped_column(default=1)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 01:17:49.690226
+Create Date: 2026-12-05 01:35:30.247814
 """
 
 from __future__ import annotations
@@ -332,6 +332,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_prompt_templates_owner_id"), ["owner_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_prompt_templates_shared"), ["shared"], unique=False)
 
     op.create_table(
         "refresh_tokens",
@@ -490,6 +491,48 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_documents_status"), ["status"], unique=False)
 
     op.create_table(
+        "prompt_template_versions",
+        sa.Column("template_id", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("category", sa.String(length=100), nullable=True),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("variables", sa.JSON(), nullable=False),
+        sa.Column("shared", sa.Boolean(), nullable=False),
+        sa.Column("edited_by", sa.String(length=32), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["template_id"],
+            ["prompt_templates.id"],
+            name=op.f("fk_prompt_template_versions_template_id_prompt_templates"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prompt_template_versions")),
+        sa.UniqueConstraint(
+            "template_id", "version", name=op.f("uq_prompt_template_versions_template_id")
+        ),
+    )
+    with op.batch_alter_table("prompt_template_versions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_prompt_template_versions_template_id"), ["template_id"], unique=False
+        )
+
+    op.create_table(
         "training_jobs",
         sa.Column("owner_id", sa.String(length=32), nullable=False),
         sa.Column("base_model_id", sa.String(length=32), nullable=True),
@@ -638,6 +681,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_training_jobs_owner_id"))
 
     op.drop_table("training_jobs")
+    with op.batch_alter_table("prompt_template_versions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prompt_template_versions_template_id"))
+
+    op.drop_table("prompt_template_versions")
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_documents_status"))
         batch_op.drop_index(batch_op.f("ix_documents_knowledge_base_id"))
@@ -658,6 +705,7 @@ def downgrade() -> None:
 
     op.drop_table("refresh_tokens")
     with op.batch_alter_table("prompt_templates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prompt_templates_shared"))
         batch_op.drop_index(batch_op.f("ix_prompt_templates_owner_id"))
         batch_op.drop_index(batch_op.f("ix_prompt_templates_category"))
 
