@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -102,9 +103,8 @@ class CommitClock:
 
 
 async def paced_latency(
-    bus: EventBus, clock: CommitClock, rate: float, seconds: float
+    bus: EventBus, clock: CommitClock, events: list[Event], rate: float
 ) -> dict[str, Any]:
-    events = make_events(int(rate * seconds), "paced")
     started: dict[str, float] = {}
     pending: set[asyncio.Task[Any]] = set()
     t0 = time.perf_counter()
@@ -129,8 +129,10 @@ async def paced_latency(
     }
 
 
-async def sustained(bus: EventBus, clock: CommitClock, count: int, chunk: int) -> dict[str, Any]:
-    events = make_events(count, "burst")
+async def sustained(
+    bus: EventBus, clock: CommitClock, events: list[Event], chunk: int
+) -> dict[str, Any]:
+    count = len(events)
     t0 = time.perf_counter()
     for start in range(0, count, chunk):
         await bus.publish_many(events[start : start + chunk])
@@ -168,7 +170,66 @@ async def direct_baseline(
     }
 
 
+class GcPauses:
+    """Collector pauses: in a busy asyncio process they are the usual latency outliers."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.pauses: list[tuple[int, float]] = []
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._started))
+
+    def reset(self) -> None:
+        self.pauses.clear()
+
+    def summary(self) -> dict[str, Any]:
+        full = [d for gen, d in self.pauses if gen == 2]
+        return {
+            "collections": len(self.pauses),
+            "full_collections": len(full),
+            "longest_full_ms": round(max(full, default=0.0) * 1000, 2),
+            "longest_ms": round(max((d for _, d in self.pauses), default=0.0) * 1000, 2),
+        }
+
+
+pauses = GcPauses()
+
+
+class LoopLag:
+    """How late a 5 ms timer fires: shows when the process itself was starved of CPU
+    (on a shared 2-core machine other processes cause most latency outliers)."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            due = time.perf_counter() + 0.005
+            await asyncio.sleep(0.005)
+            self.lags.append(max(0.0, time.perf_counter() - due))
+
+    def start(self) -> None:
+        self.lags.clear()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> dict[str, Any]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return {
+            **{k: v for k, v in percentiles_ms(self.lags or [0.0]).items() if k != "mean_ms"},
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    gc.callbacks.append(pauses)
     with tempfile.TemporaryDirectory(prefix="llmforge-bench-") as tmp:
         workdir = Path(tmp)
         engine = create_engine(f"sqlite+aiosqlite:///{workdir / 'bench.db'}")
@@ -184,17 +245,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             clock = CommitClock(cast("BatchHandler", consumer.handler))
             host = FunctionHost(bus, [dataclasses.replace(consumer, handler=clock)], prefix="bench")
             await host.start()
+            paced_events = make_events(int(args.rate * args.seconds), "paced")
+            burst_events = make_events(args.events, "burst")
             try:
                 # Warm-up: connections, statement caches, the consumer's first pull.
                 warm = make_events(500, "warm")
                 await bus.publish_many(warm)
                 await clock.wait_for([e.id for e in warm], within=30)
-                paced = await paced_latency(bus, clock, args.rate, args.seconds)
-                paced_batches = list(clock.batch_sizes)
                 clock.batch_sizes.clear()
-                burst = await sustained(bus, clock, args.events, args.chunk)
+                if args.gc_freeze:
+                    # What a long-running service does after start-up: move what exists
+                    # now (imports, the pre-built events) out of the collector's sweeps.
+                    gc.collect()
+                    gc.freeze()
+                pauses.reset()
+                lag = LoopLag()
+                lag.start()
+                cpu_before = time.process_time()
+                paced = await paced_latency(bus, clock, paced_events, args.rate)
+                paced["cpu_ms_per_event"] = round(
+                    (time.process_time() - cpu_before) * 1000 / len(paced_events), 3
+                )
+                paced["loop_lag"] = await lag.stop()
+                paced["gc"] = pauses.summary()
+                paced["mean_batch"] = round(statistics.fmean(clock.batch_sizes or [0]), 2)
+                clock.batch_sizes.clear()
+                pauses.reset()
+                burst = await sustained(bus, clock, burst_events, args.chunk)
+                burst["gc"] = pauses.summary()
                 burst["mean_batch"] = round(statistics.fmean(clock.batch_sizes), 1)
-                paced["mean_batch"] = round(statistics.fmean(paced_batches or [0]), 2)
             finally:
                 await host.stop()
                 await bus.close()
@@ -261,9 +340,22 @@ def report(result: dict[str, Any]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(
-        f"paced: {paced['events']} events, mean batch {paced['mean_batch']}, p90 "
+        f"paced: {paced['events']} events, {paced['cpu_ms_per_event']} ms CPU each (this "
+        f"process), mean batch {paced['mean_batch']}, p90 "
         f"{lat['p90_ms']} ms, max {lat['max_ms']} ms; sustained: {burst['events']} events, "
         f"publish {burst['publish_events_per_s']:,.0f}/s, mean batch {burst['mean_batch']}"
+    )
+    gc_paced = paced["gc"]
+    lines.append(
+        f"gc during paced run: {gc_paced['full_collections']} full collections, longest "
+        f"{gc_paced['longest_full_ms']} ms (gc.freeze after start-up: "
+        f"{result['settings']['gc_freeze']})"
+    )
+    loop_lag = paced["loop_lag"]
+    lines.append(
+        f"event-loop lag during paced run: p99 {loop_lag['p99_ms']} ms, max "
+        f"{loop_lag['max_ms']} ms; load average {loop_lag['load_average_1m']} on "
+        f"{result['machine']['cpus']} CPUs"
     )
     lines.append(f"targets met: {result['targets']}")
     return "\n".join(lines)
@@ -279,6 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--direct-single", type=int, default=2_000)
     parser.add_argument("--direct-batch", type=int, default=256)
+    parser.add_argument(
+        "--no-gc-freeze",
+        dest="gc_freeze",
+        action="store_false",
+        help="leave start-up objects and the pre-built events in the collector's sweeps",
+    )
     args = parser.parse_args(argv)
     # Warnings and up only: info lines on a terminal would measure the terminal.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))

@@ -11,10 +11,23 @@ from typing import Any, Union
 import msgspec
 
 from events.auth import AUTH_EVENTS
+from events.chat import CHAT_EVENTS
+from events.compare import COMPARE_EVENTS
 from events.envelope import Event
+from events.llm import LLM_EVENTS
 from events.prompts import PROMPT_EVENTS
+from events.providers import PROVIDER_EVENTS
+from events.webhooks import WEBHOOK_EVENTS
 
-EVENT_TYPES: tuple[type[Event], ...] = (*AUTH_EVENTS, *PROMPT_EVENTS,)
+EVENT_TYPES: tuple[type[Event], ...] = (
+    *AUTH_EVENTS,
+    *PROMPT_EVENTS,
+    *PROVIDER_EVENTS,
+    *LLM_EVENTS,
+    *WEBHOOK_EVENTS,
+    *CHAT_EVENTS,
+    *COMPARE_EVENTS,
+)
 
 # msgspec needs a real Union to dispatch on the ``type`` tag.
 AnyEvent: Any = Union[EVENT_TYPES]  # noqa: UP007

@@ -22,6 +22,8 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
 
     ``payload`` holds the original message bytes unchanged (base64 in JSON), so a replay
     republishes exactly what was first sent, even when it was not valid JSON.
+    ``dead_letter_subject(consumer, original_subject)`` is where it is published, with
+    ``Nats-Msg-Id`` ``<consumer>:<event id>`` (or ``<consumer>:<stream>.<seq>``).
     """
 
     type: str = DEAD_LETTER_TYPE
@@ -37,6 +39,9 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     stream_seq: int
     delivered: int
     payload: bytes
+    # True when the original was too large to copy into the record: it is then read
+    # back from ``stream`` at ``stream_seq`` (kept there until the stream's max age).
+    payload_omitted: bool = False
     headers: dict[str, str] | None = None
     dead_lettered_at: datetime
 

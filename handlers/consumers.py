@@ -10,14 +10,23 @@ if TYPE_CHECKING:
     from runtime.bus import Consumer
 
 # Consumer groups, so a worker deployment can run a subset (`llmforge worker --only audit`).
-GROUPS = ("audit",)
+GROUPS = ("audit", "webhooks", "usage")
 
 
 def build_consumers(services: Services, only: frozenset[str] | None = None) -> list[Consumer]:
     from handlers.audit import audit_consumer
+    from handlers.usage import usage_consumer
+    from handlers.webhooks import dispatch_consumer, sender_consumer
 
     table: dict[str, list[Consumer]] = {
         "audit": [audit_consumer(services.session_factory)],
+        # Fan-out of events to endpoints, then the signed sends with their retries.
+        "webhooks": [
+            dispatch_consumer(services.session_factory, services.bus),
+            sender_consumer(services),
+        ],
+        # Gateway calls -> llm_calls rows for the usage dashboard.
+        "usage": [usage_consumer(services.session_factory)],
     }
     unknown = (only or frozenset()) - table.keys()
     if unknown:

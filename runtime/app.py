@@ -16,10 +16,27 @@ def route_handlers() -> list[ControllerRouterHandler]:
     # Imported here so that importing the runtime (CLI, workers) stays cheap.
     from handlers.admin import AdminController
     from handlers.auth import AUTH_CONTROLLERS
+    from handlers.events_feed import EventFeedController
+    from handlers.models import ModelConfigController
+    from handlers.openai_api import OpenAIController
     from handlers.prompts import PromptController
+    from handlers.providers import PROVIDER_CONTROLLERS
     from handlers.system import SystemController
+    from handlers.usage import UsageController
+    from handlers.webhooks import WebhookController
 
-    return [SystemController, *AUTH_CONTROLLERS, AdminController, PromptController]
+    return [
+        SystemController,
+        *AUTH_CONTROLLERS,
+        AdminController,
+        PromptController,
+        WebhookController,
+        EventFeedController,
+        *PROVIDER_CONTROLLERS,
+        ModelConfigController,
+        UsageController,
+        OpenAIController,
+    ]
 
 
 def create_app(services: Services) -> Litestar:

@@ -150,6 +150,41 @@ def _cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate_keys(settings: Settings, new_key: str | None) -> str:
+    """Re-encrypt every stored secret under a new master key; the summary to print."""
+    from runtime.db import create_engine, create_session_factory
+    from runtime.db.migrate import upgrade
+    from runtime.security.rotation import rotate_master_key
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        done = await rotate_master_key(settings, create_session_factory(engine), new_key)
+    finally:
+        await engine.dispose()
+    summary = f"re-encrypted {done.values} secret(s): key {done.old_key_id} -> {done.new_key_id}"
+    if done.from_env:
+        # The key lives in the environment: only the operator can swap it.
+        summary += (
+            "\nnow set LLMFORGE_MASTER_KEY to the new key on every replica and restart them;"
+            "\nuntil all have restarted, give them the old key in LLMFORGE_MASTER_KEY_PREVIOUS"
+        )
+    return summary
+
+
+def _cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from runtime.security.crypto import CryptoError
+
+    settings = _settings_from(args)
+    try:
+        print(asyncio.run(_rotate_keys(settings, args.new_key)))
+    except CryptoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_events_schema(args: argparse.Namespace) -> int:
     from events.schema import ASYNCAPI_PATH, render_asyncapi
 
@@ -202,6 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--password", required=True)
     create.add_argument("--admin", action="store_true", help="give the admin role")
     create.set_defaults(func=_cmd_user_create)
+
+    keys = sub.add_parser("keys", help="the master key encrypting secrets at rest")
+    rotate = keys.add_subparsers(dest="keys_cmd", required=True).add_parser(
+        "rotate", help="re-encrypt every stored secret under a new master key"
+    )
+    _add_server_options(rotate)
+    rotate.add_argument(
+        "--new-key",
+        help="base64 of 32 bytes (required when LLMFORGE_MASTER_KEY is set; "
+        "else generated into DATA_DIR/master.key)",
+    )
+    rotate.set_defaults(func=_cmd_keys_rotate)
 
     events = sub.add_parser("events", help="the event contract").add_subparsers(
         dest="events_cmd", required=True

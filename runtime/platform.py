@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
 
 from runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from runtime.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +66,7 @@ class Platform:
                 session_factory=create_session_factory(engine),
                 bus=bus,
             )
+            _start_llm(services, self._stack)
             self.services = services
 
             if self.roles.consumers:
@@ -131,6 +136,23 @@ class _EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _start_llm(services: Services, stack: contextlib.AsyncExitStack) -> None:
+    """The keyring and the LLM gateway; closed (pool, pending call events) before the bus."""
+    from runtime.llm.clients import ClientPool
+    from runtime.llm.gateway import Gateway
+    from runtime.llm.recorder import CallRecorder
+    from runtime.llm.resolver import ModelResolver
+    from runtime.security.master_key import load_keyring
+
+    keyring = load_keyring(services.settings)
+    ttl = services.settings.llm.resolve_cache_ttl_seconds
+    resolver = ModelResolver(services.session_factory, keyring, ttl=ttl)
+    recorder = CallRecorder(services.bus, services.session_factory)
+    gateway = Gateway(resolver, ClientPool(), recorder)
+    stack.push_async_callback(gateway.aclose)
+    services.keyring, services.llm = keyring, gateway
 
 
 def _role_name(roles: Roles) -> str:

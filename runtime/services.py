@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from runtime.bus import EventBus
+from runtime.llm.gateway import Gateway  # at runtime: Litestar reads these annotations
+from runtime.security.crypto import Keyring
 from runtime.settings import Settings
 
 
@@ -18,3 +20,7 @@ class Services:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     bus: EventBus
+    # Encrypts secrets at rest (provider keys, webhook secrets); None until started.
+    keyring: Keyring | None = None
+    # The LLM gateway: shared HTTP client pool, model resolution cache, call metering.
+    llm: Gateway | None = None

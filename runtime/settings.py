@@ -64,6 +64,37 @@ class SecuritySettings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+    # Base64 of 32 bytes encrypting provider keys at rest; None: DATA_DIR/master.key.
+    master_key: str | None = None
+    # Older master keys, decrypt-only: lets replicas read values during a key rotation.
+    master_key_previous: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSettings:
+    # How long a replica trusts its cached alias -> model/provider resolution. Short,
+    # because another replica may just have disabled the model or changed its key.
+    resolve_cache_ttl_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    # Seconds before each retry (jittered); one attempt more than entries in all.
+    retry_schedule: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
+    timeout_seconds: float = 10.0
+    # An endpoint is disabled after this many deliveries in a row gave up, or once it
+    # has failed without a single success for this long.
+    disable_after_failures: int = 5
+    disable_after_seconds: float = 5 * 86400.0
+    sender_concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class EventFeedSettings:
+    # SSE comment sent on an idle stream so proxies and clients keep the connection.
+    heartbeat_seconds: float = 15.0
+    # Events buffered per connection; a client this far behind is cut off to resume.
+    queue_size: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +112,11 @@ class Settings:
     nats: NatsSettings = field(default_factory=NatsSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     log: LogSettings = field(default_factory=LogSettings)
+    llm: LlmSettings = field(default_factory=LlmSettings)
     qdrant_url: str | None = None
     webhooks_allow_private: bool = False
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    event_feed: EventFeedSettings = field(default_factory=EventFeedSettings)
 
     @property
     def database_url(self) -> str:
@@ -133,6 +167,15 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             argon2_time_cost=int(_env("LLMFORGE_ARGON2_TIME_COST", "3") or 3),
             argon2_memory_kib=int(_env("LLMFORGE_ARGON2_MEMORY_KIB", "65536") or 65536),
             argon2_parallelism=int(_env("LLMFORGE_ARGON2_PARALLELISM", "4") or 4),
+            master_key=_env("LLMFORGE_MASTER_KEY"),
+            master_key_previous=tuple(
+                k.strip()
+                for k in (_env("LLMFORGE_MASTER_KEY_PREVIOUS") or "").split(",")
+                if k.strip()
+            ),
+        ),
+        llm=LlmSettings(
+            resolve_cache_ttl_seconds=float(_env("LLMFORGE_LLM_CACHE_TTL", "2") or 2),
         ),
         log=LogSettings(
             level=(_env("LLMFORGE_LOG_LEVEL", "INFO") or "INFO").upper(),
@@ -140,6 +183,20 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
         ),
         qdrant_url=_env("QDRANT_URL"),
         webhooks_allow_private=_flag("LLMFORGE_WEBHOOKS_ALLOW_PRIVATE", False),
+        webhooks=WebhookSettings(
+            retry_schedule=tuple(
+                float(x) for x in (_env("LLMFORGE_WEBHOOKS_RETRY_SCHEDULE") or "").split(",") if x
+            )
+            or WebhookSettings().retry_schedule,
+            timeout_seconds=float(_env("LLMFORGE_WEBHOOKS_TIMEOUT", "10") or 10),
+            disable_after_failures=int(_env("LLMFORGE_WEBHOOKS_DISABLE_AFTER_FAILURES", "5") or 5),
+            disable_after_seconds=float(
+                _env("LLMFORGE_WEBHOOKS_DISABLE_AFTER_SECONDS", "432000") or 432000
+            ),
+        ),
+        event_feed=EventFeedSettings(
+            heartbeat_seconds=float(_env("LLMFORGE_EVENTS_HEARTBEAT", "15") or 15),
+        ),
     )
 
 

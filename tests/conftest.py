@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.nats",
     "tests.fixtures.db",
     "tests.fixtures.app",
+    "tests.fixtures.fake_providers",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import structlog
 from nats.aio.msg import Msg
 from nats.js.api import Header
@@ -48,9 +49,15 @@ async def dead_letter(
         headers=headers,
         dead_lettered_at=utcnow(),
     )
+    body = encode_dead_letter(record)
+    if len(body) > bus.nc.max_payload:
+        # Base64 grows the copy by a third; a record the server refuses would leave
+        # the message retrying forever, so point at the original instead.
+        record = msgspec.structs.replace(record, payload=b"", payload_omitted=True)
+        body = encode_dead_letter(record)
     await bus.publish_raw(
         dead_letter_subject(consumer, msg.subject),
-        encode_dead_letter(record),
+        body,
         msg_id=f"{consumer}:{event_id or position}",
     )
     log.warning(

@@ -69,9 +69,15 @@ class FunctionHost:
             return
         self._started = True
         self._bus.add_reconnect_listener(self._on_reconnect)
-        for runner in self._runners:
-            await runner.start()
-            log.info("consumer_started", consumer=runner.durable)
+        try:
+            for runner in self._runners:
+                await runner.start()
+                log.info("consumer_started", consumer=runner.durable)
+        except BaseException:
+            # Leave nothing half-started behind: pullers already running would
+            # otherwise keep taking messages nobody handles until ack_wait.
+            await self.stop(timeout=0)
+            raise
 
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Stop pulling; give running handlers ``timeout`` seconds, then cancel and nak.

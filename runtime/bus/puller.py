@@ -71,6 +71,7 @@ class Puller:
     async def stop(self) -> None:
         """Stop asking; dropping the inbox makes the server discard open requests."""
         self._stopped = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -121,7 +122,7 @@ class Puller:
 
     async def _run(self) -> None:
         stale_after = 2 * self._idle_heartbeat + 1.0
-        while True:
+        while not self._stopped:
             self._wake.clear()
             if self._broken:
                 await self._recover()
@@ -130,7 +131,10 @@ class Puller:
             if free > 0 and (self._pending == 0 or free >= self._refill):
                 await self._request(free)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_heartbeat)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                # that lands as the wait completes, and stop() would hang on this task.
+                async with asyncio.timeout(self._idle_heartbeat):
+                    await self._wake.wait()
             except TimeoutError:
                 # Open requests send heartbeats; silence means the server lost them.
                 if self._pending and time.monotonic() - self._last_seen > stale_after:

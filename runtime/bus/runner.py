@@ -1,4 +1,4 @@
-"""Runs one Consumer: queue, workers, the ack policy, dead letters and heartbeats."""
+"""Runs one Consumer: its durables, pullers, queue, workers and in-progress heartbeats."""
 
 from __future__ import annotations
 
@@ -6,39 +6,25 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
 
-import msgspec
 import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from structlog.contextvars import bound_contextvars
 
-from events import Event, decode_event
-from events.dead_letter import DeadLetterReason
 from runtime.bus.bindings import Binding
 from runtime.bus.connection import EventBus
-from runtime.bus.consumer import BatchHandler, Consumer, EventHandler
-from runtime.bus.dead_letters import dead_letter
-from runtime.bus.errors import BusError
+from runtime.bus.consumer import Consumer
+from runtime.bus.dispatch import Delivery, Dispatcher
 from runtime.bus.policy import Action
 from runtime.bus.puller import Puller
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(eq=False, slots=True)
-class Delivery:
-    msg: Msg
-    puller: Puller
-    # Last time the server heard about this delivery (received or in_progress sent).
-    touched: float
-    settled: bool = False
-
-
 class Runner:
+    """One Consumer's moving parts; the Dispatcher decides what happens to each message."""
+
     def __init__(
         self,
         bus: EventBus,
@@ -57,6 +43,7 @@ class Runner:
         self._idle_heartbeat = idle_heartbeat
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._held: set[Delivery] = set()
+        self._dispatch = Dispatcher(bus, consumer, durable, self._held)
         self._pullers: list[Puller] = []
         self._workers: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None]] = set()
@@ -111,7 +98,7 @@ class Runner:
             log.info("returning_unfinished", consumer=self.durable, count=len(unfinished))
         for delivery in unfinished:
             # No delay: the next consumer instance should pick these up at once.
-            await self._settle(delivery, Action.NAK)
+            await self._dispatch.settle(delivery, Action.NAK)
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -155,12 +142,14 @@ class Runner:
                 batch.append(self._queue.get_nowait())
             self._busy.add(me)
             try:
-                await self._process(batch)
+                await self._dispatch.process(batch)
             except Exception:
                 # A bug here must not kill the worker; the deliveries get redelivered.
                 log.exception("consumer_worker_error", consumer=self.durable)
                 for delivery in batch:
-                    await self._settle(delivery, Action.NAK, self.consumer.policy.delay_for(1))
+                    await self._dispatch.settle(
+                        delivery, Action.NAK, self.consumer.policy.delay_for(1)
+                    )
             finally:
                 self._busy.discard(me)
             if self._stop_requested():
@@ -170,123 +159,6 @@ class Runner:
         # A method, not the bare attribute: type checkers keep the narrowing of
         # self._stopping across awaits, where another task may have changed it.
         return self._stopping
-
-    async def _process(self, batch: list[Delivery]) -> None:
-        policy = self.consumer.policy
-        ready: list[tuple[Delivery, Event]] = []
-        for delivery in batch:
-            delivered = delivery.msg.metadata.num_delivered
-            if policy.before_handling(delivered) is not None:
-                await self._dead_letter(
-                    delivery,
-                    "abandoned",
-                    "delivery limit passed without the last attempt settling "
-                    "(the process stopped or the ack wait ran out mid-handler)",
-                    None,
-                    _try_decode(delivery.msg.data),
-                )
-                continue
-            try:
-                event = decode_event(delivery.msg.data)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                await self._dead_letter(delivery, "undecodable", str(exc), _qualname(exc), None)
-                continue
-            ready.append((delivery, event))
-        if not ready:
-            return
-        if self.consumer.batch:
-            await self._run_batch(ready)
-        else:
-            for delivery, event in ready:
-                await self._run_one(delivery, event)
-
-    async def _run_one(self, delivery: Delivery, event: Event) -> None:
-        handler = cast("EventHandler", self.consumer.handler)
-        with bound_contextvars(event_id=event.id, event_type=event.type, consumer=self.durable):
-            try:
-                await handler(event)
-            except Exception as exc:
-                await self._failed(delivery, event, exc)
-                return
-        await self._settle(delivery, Action.ACK)
-
-    async def _run_batch(self, ready: list[tuple[Delivery, Event]]) -> None:
-        if len(ready) == 1:
-            delivery, event = ready[0]
-            context = {"event_id": event.id, "event_type": event.type}
-        else:
-            context = {"batch_size": str(len(ready))}
-        handler = cast("BatchHandler", self.consumer.handler)
-        with bound_contextvars(consumer=self.durable, **context):
-            try:
-                await handler([event for _, event in ready])
-            except Exception as exc:
-                if len(ready) == 1:
-                    await self._failed(ready[0][0], ready[0][1], exc)
-                    return
-                # Retry one by one so a single bad event neither blocks nor
-                # dead-letters its neighbours.
-                log.warning("batch_failed_isolating", size=len(ready), error=repr(exc))
-                for item in ready:
-                    await self._run_batch([item])
-                return
-        for delivery, _event in ready:
-            await self._settle(delivery, Action.ACK)
-
-    async def _failed(self, delivery: Delivery, event: Event, exc: Exception) -> None:
-        delivered = delivery.msg.metadata.num_delivered
-        decision = self.consumer.policy.on_error(exc, delivered)
-        if decision.action is Action.NAK:
-            log.warning(
-                "handler_failed_will_retry",
-                attempt=delivered,
-                retry_in=decision.delay,
-                error=repr(exc),
-            )
-            await self._settle(delivery, Action.NAK, decision.delay)
-            return
-        assert decision.reason is not None
-        log.error("handler_failed_giving_up", attempt=delivered, exc_info=exc)
-        text = str(exc) or repr(exc)
-        await self._dead_letter(delivery, decision.reason, text, _qualname(exc), event)
-
-    async def _dead_letter(
-        self,
-        delivery: Delivery,
-        reason: DeadLetterReason,
-        error: str,
-        error_type: str | None,
-        event: Event | None,
-    ) -> None:
-        try:
-            await dead_letter(
-                self._bus, self.durable, delivery.msg, reason, error, error_type, event
-            )
-        except BusError as exc:
-            # Never drop it: without a dead letter on record, retry the whole thing later.
-            log.error("dead_letter_failed", reason=reason, error=repr(exc))
-            delay = self.consumer.policy.delay_for(delivery.msg.metadata.num_delivered)
-            await self._settle(delivery, Action.NAK, delay)
-            return
-        await self._settle(delivery, Action.DEAD_LETTER)
-
-    async def _settle(self, delivery: Delivery, action: Action, delay: float = 0.0) -> None:
-        if delivery.settled:
-            return
-        delivery.settled = True
-        self._held.discard(delivery)
-        delivery.puller.release()
-        msg = delivery.msg
-        try:
-            if action is Action.ACK:
-                await msg.ack()
-            elif action is Action.NAK:
-                await msg.nak(delay=delay or None)
-            else:
-                await msg.term()
-        except (nats.errors.Error, OSError) as exc:
-            # The server redelivers after ack_wait; handlers are idempotent.
-            log.warning("settle_failed", action=str(action), error=repr(exc))
 
     async def _heartbeats(self) -> None:
         every = self.consumer.ack_wait / 3
@@ -299,15 +171,3 @@ class Runner:
                 delivery.touched = now
                 with contextlib.suppress(nats.errors.Error, OSError):
                     await delivery.msg.in_progress()
-
-
-def _try_decode(raw: bytes) -> Event | None:
-    try:
-        return decode_event(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-
-
-def _qualname(exc: BaseException) -> str:
-    cls = type(exc)
-    return f"{cls.__module__}.{cls.__qualname__}"

@@ -211,3 +211,20 @@ async def test_heartbeats_keep_a_handler_longer_than_ack_wait_from_redelivery(
     info = await bus.js.consumer_info("LLMFORGE_AUTH", "test-long")
     assert info.num_redelivered == 0
     assert calls == 1
+
+
+async def test_dead_letter_for_a_huge_message_points_at_the_original(
+    bus: EventBus, start_host: HostFactory
+) -> None:
+    async def handle(event: Event) -> None:
+        return None
+
+    await start_host([Consumer(name="huge", subjects=SUBJECTS, handler=handle)])
+    blob = b"\x00" * (bus.nc.max_payload - 4096)
+    ack = await bus.publish_raw("llmforge.auth.user.registered", blob, msg_id="blob-1")
+    [record] = await eventually(lambda: dead_letters(bus))
+    assert record.reason == "undecodable"
+    assert record.payload_omitted
+    assert record.payload == b""
+    original = await bus.js.get_msg(record.stream, record.stream_seq)
+    assert (record.stream_seq, original.data) == (ack.seq, blob)

@@ -11,7 +11,7 @@ import pytest
 from events import encode_event
 from runtime.bus import BusUnavailable, EventBus
 from runtime.nats_server import EmbeddedNatsServer
-from tests.fixtures.nats import stream_messages, user_registered
+from tests.fixtures.nats import eventually, stream_messages, user_registered
 
 
 async def test_first_publish_is_acked_with_its_sequence(bus: EventBus) -> None:
@@ -82,6 +82,9 @@ async def test_publish_when_nats_is_down_raises_bus_unavailable_fast(tmp_path: P
         await down_bus.provision()
         await down_bus.publish(user_registered())
         await server.stop()
+        # Fast once the client has seen the socket close; until then a publish can
+        # only fail by its ack timeout (still BusUnavailable, just slower).
+        await eventually(lambda: not down_bus.is_connected, message="disconnect unnoticed")
         started = time.monotonic()
         with pytest.raises(BusUnavailable):
             await down_bus.publish(user_registered("u2"))

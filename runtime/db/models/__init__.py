@@ -3,7 +3,14 @@
 from runtime.db.models.audit import AuditLog
 from runtime.db.models.auth import ApiKey, RefreshToken, User
 from runtime.db.models.base import Base, new_id, utcnow
-from runtime.db.models.chat import ChatMessage, ChatSession, CompareRun
+from runtime.db.models.chat import ChatMessage, ChatSession
+from runtime.db.models.compare import (
+    CompareBatch,
+    CompareResult,
+    CompareRun,
+    CompareVote,
+    CompareVoteOutcome,
+)
 from runtime.db.models.knowledge import Document, KnowledgeBase
 from runtime.db.models.outbox import OutboxEvent
 from runtime.db.models.prompts import PromptTemplate, PromptTemplateVersion
@@ -17,7 +24,11 @@ __all__ = [
     "Base",
     "ChatMessage",
     "ChatSession",
+    "CompareBatch",
+    "CompareResult",
     "CompareRun",
+    "CompareVote",
+    "CompareVoteOutcome",
     "Dataset",
     "Document",
     "KnowledgeBase",

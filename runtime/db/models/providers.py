@@ -1,14 +1,14 @@
-"""LLM providers (with encrypted keys) and the model configs clients address."""
+"""LLM providers (with encrypted keys), the model configs clients address, and usage."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from runtime.db.models.base import Base, IdMixin, TimestampMixin
+from runtime.db.models.base import Base, IdMixin, TimestampMixin, utcnow
 
 
 class Provider(IdMixin, TimestampMixin, Base):
@@ -47,3 +47,39 @@ class ModelConfig(IdMixin, TimestampMixin, Base):
     input_price_per_mtok: Mapped[float | None] = mapped_column(Numeric(12, 6, asdecimal=False))
     output_price_per_mtok: Mapped[float | None] = mapped_column(Numeric(12, 6, asdecimal=False))
     context_window: Mapped[int | None]
+
+
+class LlmCall(Base):
+    """One gateway call, projected from ``llmforge.llm.call.completed`` for usage reports."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (Index("ix_llm_calls_time_alias", "time", "model_alias"),)
+
+    # The event id: a redelivered event cannot count a call twice.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime] = mapped_column(index=True)
+    # No foreign keys: usage history outlives deleted models, providers and users.
+    model_alias: Mapped[str] = mapped_column(String(200))
+    model_config_id: Mapped[str] = mapped_column(String(32), index=True)
+    provider_id: Mapped[str] = mapped_column(String(32), index=True)
+    provider_type: Mapped[str] = mapped_column(String(32))
+    upstream_model: Mapped[str] = mapped_column(String(300))
+    user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(32))
+    operation: Mapped[str] = mapped_column(String(32))
+    stream: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    input_tokens: Mapped[int]
+    output_tokens: Mapped[int]
+    reasoning_tokens: Mapped[int]
+    cached_input_tokens: Mapped[int]
+    ttft_ms: Mapped[float | None]
+    latency_ms: Mapped[float]
+    upstream_ms: Mapped[float]
+    gateway_overhead_ms: Mapped[float]
+    cost: Mapped[float | None] = mapped_column(Numeric(18, 8, asdecimal=False))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

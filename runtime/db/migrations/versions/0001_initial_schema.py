@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 01:35:30.247814
+Create Date: 2026-12-05 02:03:21.857251
 """
 
 from __future__ import annotations
@@ -41,6 +41,45 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_log_subject"), ["subject"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_time"), ["time"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_type"), ["type"], unique=False)
+
+    op.create_table(
+        "llm_calls",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("call_id", sa.String(length=64), nullable=False),
+        sa.Column("time", runtime.db.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("model_alias", sa.String(length=200), nullable=False),
+        sa.Column("model_config_id", sa.String(length=32), nullable=False),
+        sa.Column("provider_id", sa.String(length=32), nullable=False),
+        sa.Column("provider_type", sa.String(length=32), nullable=False),
+        sa.Column("upstream_model", sa.String(length=300), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=True),
+        sa.Column("api_key_id", sa.String(length=32), nullable=True),
+        sa.Column("origin", sa.String(length=32), nullable=False),
+        sa.Column("operation", sa.String(length=32), nullable=False),
+        sa.Column("stream", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("error_kind", sa.String(length=32), nullable=True),
+        sa.Column("finish_reason", sa.String(length=32), nullable=True),
+        sa.Column("input_tokens", sa.Integer(), nullable=False),
+        sa.Column("output_tokens", sa.Integer(), nullable=False),
+        sa.Column("reasoning_tokens", sa.Integer(), nullable=False),
+        sa.Column("cached_input_tokens", sa.Integer(), nullable=False),
+        sa.Column("ttft_ms", sa.Double(), nullable=True),
+        sa.Column("latency_ms", sa.Double(), nullable=False),
+        sa.Column("upstream_ms", sa.Double(), nullable=False),
+        sa.Column("gateway_overhead_ms", sa.Double(), nullable=False),
+        sa.Column("cost", sa.Numeric(precision=18, scale=8, asdecimal=False), nullable=True),
+        sa.Column("created_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_llm_calls")),
+    )
+    with op.batch_alter_table("llm_calls", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_llm_calls_model_config_id"), ["model_config_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_llm_calls_provider_id"), ["provider_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_llm_calls_time"), ["time"], unique=False)
+        batch_op.create_index("ix_llm_calls_time_alias", ["time", "model_alias"], unique=False)
+        batch_op.create_index(batch_op.f("ix_llm_calls_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "outbox_events",
@@ -382,6 +421,9 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("failure_count", sa.Integer(), nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.Column(
+            "failing_since", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
             "created_at",
@@ -591,6 +633,10 @@ def upgrade() -> None:
         sa.Column(
             "next_attempt_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True
         ),
+        sa.Column("payload", sa.Text(), nullable=True),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("round_attempts", sa.Integer(), nullable=False),
+        sa.Column("locked_until", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
             "created_at",
@@ -660,11 +706,51 @@ def upgrade() -> None:
             batch_op.f("ix_chat_messages_source_event_id"), ["source_event_id"], unique=False
         )
 
+    op.create_table(
+        "webhook_delivery_attempts",
+        sa.Column("delivery_id", sa.String(length=32), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("succeeded", sa.Boolean(), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_snippet", sa.Text(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("latency_ms", sa.Double(), nullable=True),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["webhook_deliveries.id"],
+            name=op.f("fk_webhook_delivery_attempts_delivery_id_webhook_deliveries"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_delivery_attempts")),
+    )
+    with op.batch_alter_table("webhook_delivery_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_delivery_attempts_delivery_id"), ["delivery_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("webhook_delivery_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_delivery_attempts_delivery_id"))
+
+    op.drop_table("webhook_delivery_attempts")
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chat_messages_source_event_id"))
         batch_op.drop_index(batch_op.f("ix_chat_messages_session_id"))
@@ -741,6 +827,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_outbox_events_created_at"))
 
     op.drop_table("outbox_events")
+    with op.batch_alter_table("llm_calls", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_llm_calls_user_id"))
+        batch_op.drop_index("ix_llm_calls_time_alias")
+        batch_op.drop_index(batch_op.f("ix_llm_calls_time"))
+        batch_op.drop_index(batch_op.f("ix_llm_calls_provider_id"))
+        batch_op.drop_index(batch_op.f("ix_llm_calls_model_config_id"))
+
+    op.drop_table("llm_calls")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_type"))
         batch_op.drop_index(batch_op.f("ix_audit_log_time"))

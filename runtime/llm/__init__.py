@@ -1,0 +1,1 @@
+"""LLM provider adapters: one normalized stream over OpenAI-compatible, Anthropic and Gemini."""

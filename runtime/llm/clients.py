@@ -1,0 +1,96 @@
+"""One pooled keep-alive ``httpx.AsyncClient`` per upstream origin, created on first use."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import urlsplit
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    connect_timeout: float = 5.0
+    # Longest silence allowed between two reads: before the first byte too, so reasoning
+    # models that think for a while before answering need it generous.
+    read_timeout: float = 120.0
+    write_timeout: float = 10.0
+    pool_timeout: float = 10.0
+    max_connections: int = 256
+    max_keepalive_connections: int = 64
+    keepalive_expiry: float = 30.0
+    # Honour HTTP(S)_PROXY / NO_PROXY, as corporate networks need for outbound calls.
+    trust_env: bool = True
+
+
+class ClientPool:
+    """Shared by every adapter; ``client_for`` is a dict hit after the first call."""
+
+    def __init__(self, settings: PoolSettings | None = None) -> None:
+        self.settings = settings or PoolSettings()
+        s = self.settings
+        self._timeout = httpx.Timeout(
+            connect=s.connect_timeout,
+            read=s.read_timeout,
+            write=s.write_timeout,
+            pool=s.pool_timeout,
+        )
+        self._limits = httpx.Limits(
+            max_connections=s.max_connections,
+            max_keepalive_connections=s.max_keepalive_connections,
+            keepalive_expiry=s.keepalive_expiry,
+        )
+        self._by_origin: dict[str, httpx.AsyncClient] = {}
+        # base_url -> client, so the hot path never parses a URL.
+        self._by_url: dict[str, httpx.AsyncClient] = {}
+        self._closed = False
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._timeout
+
+    def client_for(self, url: str) -> httpx.AsyncClient:
+        client = self._by_url.get(url)
+        if client is not None:
+            return client
+        if self._closed:
+            raise RuntimeError("ClientPool is closed")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        origin = f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+        client = self._by_origin.get(origin)
+        if client is None:
+            client = httpx.AsyncClient(
+                timeout=self._timeout,
+                limits=self._limits,
+                http1=True,
+                http2=False,
+                follow_redirects=False,
+                trust_env=self.settings.trust_env,
+                # Clients are shared by every key on an origin: a cookie one tenant's
+                # response sets (e.g. a CDN's) must not ride along on another's request.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
+            self._by_origin[origin] = client
+        self._by_url[url] = client
+        return client
+
+    def __len__(self) -> int:
+        return len(self._by_origin)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        clients = list(self._by_origin.values())
+        self._by_origin.clear()
+        self._by_url.clear()
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

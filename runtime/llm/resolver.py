@@ -1,0 +1,135 @@
+"""Alias → model config → enabled provider with its decrypted key, cached for a moment."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime.db.models import ModelConfig, Provider
+from runtime.llm.types import Params, ProviderConfig, ProviderError
+from runtime.security.crypto import CryptoError, Keyring
+
+
+class ModelNotFound(LookupError):
+    """No enabled model config with that alias (or id) on an enabled provider."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+# repr=False: ``provider`` carries the decrypted key and must never reach a log line.
+@dataclass(frozen=True, slots=True, repr=False)
+class ResolvedModel:
+    model_config_id: str
+    alias: str
+    name: str
+    upstream_model: str
+    provider_id: str
+    provider_type: str
+    provider: ProviderConfig
+    parameters: Params
+    input_price_per_mtok: float | None
+    output_price_per_mtok: float | None
+    created_at: float
+
+
+def provider_config(provider: Provider, keyring: Keyring) -> ProviderConfig:
+    """What an adapter needs, with the key decrypted (in memory only)."""
+    api_key = None
+    if provider.api_key_encrypted:
+        try:
+            api_key = keyring.decrypt(provider.api_key_encrypted)
+        except CryptoError as exc:
+            # The master key changed under the stored value: an operator problem, but to
+            # the caller it is a provider that cannot authenticate.
+            raise ProviderError("auth", f"stored API key unreadable: {exc}") from exc
+    return ProviderConfig(
+        type=provider.type,
+        base_url=provider.base_url,
+        api_key=api_key,
+        settings=dict(provider.settings or {}),
+    )
+
+
+def stored_params(parameters: dict[str, Any] | None) -> Params:
+    return msgspec.convert(parameters or {}, Params)
+
+
+class ModelResolver:
+    """A per-process cache, never a source of truth: entries live ``ttl`` seconds."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        keyring: Keyring,
+        *,
+        ttl: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session_factory = session_factory
+        self.keyring = keyring
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, ResolvedModel]] = {}
+        # Concurrent first requests for one alias share a single query.
+        self._loading: dict[str, asyncio.Future[ResolvedModel]] = {}
+
+    async def resolve(self, name: str) -> ResolvedModel:
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        pending = self._loading.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ResolvedModel] = asyncio.get_running_loop().create_future()
+        self._loading[name] = future
+        try:
+            resolved = await self._load(name)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._loading[name]
+        future.set_result(resolved)
+        self._cache[name] = (self._clock() + self._ttl, resolved)
+        return resolved
+
+    def invalidate(self) -> None:
+        """Forget everything (this replica changed a model or provider)."""
+        self._cache.clear()
+
+    async def _load(self, name: str) -> ResolvedModel:
+        query = (
+            select(ModelConfig, Provider)
+            .join(Provider, Provider.id == ModelConfig.provider_id)
+            .where(or_(ModelConfig.alias == name, ModelConfig.id == name))
+            .where(ModelConfig.enabled.is_(True), Provider.enabled.is_(True))
+        )
+        async with self._session_factory() as session:
+            rows = (await session.execute(query)).all()
+        if not rows:
+            raise ModelNotFound(name)
+        # An alias wins over an id that happens to be spelled the same.
+        model, provider = min(rows, key=lambda r: r[0].alias != name)
+        return ResolvedModel(
+            model_config_id=model.id,
+            alias=model.alias,
+            name=model.name,
+            upstream_model=model.model_id,
+            provider_id=provider.id,
+            provider_type=provider.type,
+            provider=provider_config(provider, self.keyring),
+            parameters=stored_params(model.parameters),
+            input_price_per_mtok=model.input_price_per_mtok,
+            output_price_per_mtok=model.output_price_per_mtok,
+            created_at=model.created_at.timestamp(),
+        )

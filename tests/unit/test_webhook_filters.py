@@ -1,0 +1,48 @@
+"""Event type filters: NATS wildcards on the type without prefix and version."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.webhooks import InvalidFilter, matches, normalize_filter, normalize_filters
+
+REGISTERED = "llmforge.auth.user.registered.v1"
+
+
+@pytest.mark.parametrize(
+    ("patterns", "event_type", "expected"),
+    [
+        (["*"], REGISTERED, True),
+        (["auth.>"], REGISTERED, True),
+        (["auth.user.*"], REGISTERED, True),
+        (["auth.*"], REGISTERED, False),
+        (["auth.user.registered"], REGISTERED, True),
+        (["auth.user.deleted"], REGISTERED, False),
+        (["training.job.*"], "llmforge.training.job.completed.v2", True),
+        (["*.user.registered"], REGISTERED, True),
+        (["webhooks.>"], REGISTERED, False),
+        (["auth.user.deleted", "auth.>"], REGISTERED, True),
+    ],
+)
+def test_filters_match_like_nats_subjects(
+    patterns: list[str], event_type: str, expected: bool
+) -> None:
+    assert matches(patterns, event_type) is expected
+
+
+def test_full_type_names_and_case_are_normalized() -> None:
+    assert normalize_filter(" llmforge.Auth.User.Registered.v1 ") == "auth.user.registered"
+    assert normalize_filters(["auth.>", "AUTH.>", "*"]) == ["auth.>", "*"]
+
+
+@pytest.mark.parametrize("bad", ["", "auth..user", "auth.>.x", "auth user", "auth.us-er", "a.b*"])
+def test_malformed_filters_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidFilter):
+        normalize_filter(bad)
+
+
+def test_at_least_one_and_at_most_fifty_filters() -> None:
+    with pytest.raises(InvalidFilter):
+        normalize_filters([])
+    with pytest.raises(InvalidFilter):
+        normalize_filters([f"d{i}.>" for i in range(51)])
