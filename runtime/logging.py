@@ -16,7 +16,8 @@ _SECRET_KEYS = re.compile(
     r"pass(word)?|secret|token|api[_-]?key|authorization|cookie|credential", re.IGNORECASE
 )
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
-_KEY_SHAPES = re.compile(r"\b(lf_|sk-|whsec_)[A-Za-z0-9_-]{6,}")
+# Personal keys, OpenAI/Anthropic-style keys, webhook secrets, Google (Gemini) API keys.
+_KEY_SHAPES = re.compile(r"\b(lf_|sk-|whsec_|AIza)[A-Za-z0-9_-]{6,}")
 
 
 def _mask(value: Any) -> Any:

@@ -90,7 +90,8 @@ async def test_publish_when_nats_is_down_raises_bus_unavailable_fast(tmp_path: P
             await down_bus.publish(user_registered("u2"))
         with pytest.raises(BusUnavailable):
             await down_bus.publish_many([user_registered("u3")])
-        assert time.monotonic() - started < 1.0
+        # Well under publish_timeout (2 s): it failed fast, not by waiting for an ack.
+        assert time.monotonic() - started < 1.5
         readiness = await down_bus.ready()
         assert not readiness
         assert not readiness.connected

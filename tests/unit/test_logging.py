@@ -22,6 +22,7 @@ def test_secret_fields_and_shapes_are_masked() -> None:
             "api_key": "sk-live-123456789",
             "headers": "Authorization: Bearer eyJhbGciOi.abc.def",
             "note": "key lf_abcdefghijklmnop and whsec_abcdefghijkl",
+            "url": "https://x/v1beta/models?key=AIzaSyA1234567890abcdefghij",
             "token_type": "bearer",
         },
     )
@@ -30,6 +31,8 @@ def test_secret_fields_and_shapes_are_masked() -> None:
     assert "eyJ" not in out["headers"]
     assert "abcdefghijklmnop" not in out["note"]
     assert "whsec_***" in out["note"]
+    assert "AIza***" in out["url"]
+    assert "1234567890" not in out["url"]
     assert out["token_type"] == "bearer"
 
 
