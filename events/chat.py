@@ -63,20 +63,16 @@ class SessionDeleted(Event, frozen=True, kw_only=True, tag="llmforge.chat.sessio
     data: SessionData
 
 
-class UserMessageData(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str
-    # The previous assistant message of the branch; None for a session's first question.
-    parent_id: str | None
-    content: str
-    created_at: datetime
+class TurnCitation(msgspec.Struct, frozen=True, kw_only=True):
+    """A knowledge-base chunk given to the model as source ``[index]``."""
 
-
-class AssistantMessageData(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str
-    parent_id: str  # the user message it answers
-    content: str
-    reasoning: str = ""
-    created_at: datetime
+    index: int
+    document_id: str
+    knowledge_base_id: str = ""
+    filename: str = ""
+    chunk_index: int = 0
+    score: float = 0.0
+    text: str = ""
 
 
 class TurnData(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,8 +82,21 @@ class TurnData(msgspec.Struct, frozen=True, kw_only=True):
     # send: a new question; regenerate: a new answer to an existing question (a sibling
     # of the earlier answers); edit: a new version of a question, with its answer.
     kind: TurnKind = "send"
-    user_message: UserMessageData
-    assistant_message: AssistantMessageData
+    # The question: new for send and edit, the one answered again for regenerate.
+    user_message_id: str
+    # The answer before the question on its branch; None for a session's first question.
+    parent_id: str | None = None
+    question: str
+    # The answer (its parent is the question), as far as it got.
+    assistant_message_id: str
+    answer: str = ""
+    reasoning: str = ""
+    # The answer or reasoning was cut to keep the event within the broker's payload limit.
+    truncated: bool = False
+    # When the question was asked and the answer was started (siblings are ordered by
+    # them); the handler always sets both, readers fall back to the event's time.
+    asked_at: datetime | None = None
+    answered_at: datetime | None = None
     model_config_id: str
     model_alias: str | None = None
     upstream_model: str | None = None
@@ -101,6 +110,8 @@ class TurnData(msgspec.Struct, frozen=True, kw_only=True):
     ttft_ms: float | None = None
     latency_ms: float = 0.0
     cost: float | None = None
+    # The knowledge-base chunks retrieved for the question (empty without knowledge bases).
+    citations: list[TurnCitation] = msgspec.field(default_factory=list)
 
 
 class TurnFailedData(TurnData, frozen=True, kw_only=True):
@@ -111,7 +122,7 @@ class TurnFailedData(TurnData, frozen=True, kw_only=True):
 
 class TurnCancelledData(TurnData, frozen=True, kw_only=True):
     # stopped: POST …/stop from any replica; client_disconnected: the client hung up.
-    reason: Literal["stopped", "client_disconnected"]
+    reason: Literal["stopped", "client_disconnected"] = "stopped"
 
 
 class TurnCompleted(Event, frozen=True, kw_only=True, tag="llmforge.chat.turn.completed.v1"):
@@ -149,7 +160,7 @@ class MessageRatedData(msgspec.Struct, frozen=True, kw_only=True):
     session_id: str
     user_id: str
     message_id: str
-    rating: Literal[1, -1]
+    rating: int  # 1 (good) or -1 (bad)
     note: str | None = None
 
 

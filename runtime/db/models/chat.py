@@ -27,6 +27,10 @@ class ChatSession(IdMixin, TimestampMixin, Base):
     )
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Knowledge bases each turn retrieves from (ids; the caller could read each when set).
+    knowledge_base_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # Chunks retrieved per turn; None: the default (5).
+    knowledge_top_k: Mapped[int | None]
 
 
 class ChatMessage(IdMixin, TimestampMixin, Base):

@@ -91,9 +91,7 @@ class CompareVote(IdMixin, TimestampMixin, Base):
     __table_args__ = (UniqueConstraint("run_id", "user_id"),)
 
     run_id: Mapped[str] = mapped_column(ForeignKey("compare_runs.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     winner_model_config_id: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
 
