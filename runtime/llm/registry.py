@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from runtime.llm.anthropic import AnthropicAdapter
 from runtime.llm.clients import ClientPool
+from runtime.llm.dify import DifyAdapter
 from runtime.llm.gemini import GeminiAdapter
 from runtime.llm.openai_compat import OpenAICompatAdapter
 from runtime.llm.types import ProviderAdapter, ProviderConfig
@@ -16,6 +17,7 @@ ADAPTERS: dict[str, AdapterFactory] = {
     "openai-compatible": OpenAICompatAdapter,
     "anthropic": AnthropicAdapter,
     "gemini": GeminiAdapter,
+    "dify": DifyAdapter,
 }
 
 

@@ -58,6 +58,64 @@ async def test_registry_picks_the_adapter_by_type(kind: str, cls: type) -> None:
 
 async def test_unknown_type_is_a_value_error() -> None:
     async with ClientPool() as pool:
-        with pytest.raises(ValueError, match="dify"):
-            adapter_for(ProviderConfig(type="dify", base_url="https://x.test"), pool)
-    assert set(ADAPTERS) == {"openai-compatible", "anthropic", "gemini"}
+        with pytest.raises(ValueError, match="smoke-signals"):
+            adapter_for(ProviderConfig(type="smoke-signals", base_url="https://x.test"), pool)
+    assert set(ADAPTERS) == {"openai-compatible", "anthropic", "gemini", "dify"}
+
+
+async def test_origin_requests_spread_over_small_kept_alive_shards() -> None:
+    import asyncio
+
+    from runtime.llm.clients import ShardedTransport
+
+    in_flight = 0
+    release = asyncio.Event()
+    all_in = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal in_flight
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head:
+                    return
+                in_flight += 1
+                if in_flight == 8:
+                    all_in.set()
+                await release.wait()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    connections = 0
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await serve(reader, writer)
+
+    server = await asyncio.start_server(counted, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    settings = PoolSettings(max_connections=8, shard_size=2, trust_env=False)
+    try:
+        async with ClientPool(settings) as pool:
+            client = pool.client_for(url)
+            transport = client._transport
+            assert isinstance(transport, ShardedTransport)
+            tasks = [asyncio.create_task(client.get(url + "/x")) for _ in range(8)]
+            await asyncio.wait_for(all_in.wait(), 5)
+            assert transport.shards == 4
+            release.set()
+            assert all(r.text == "ok" for r in await asyncio.gather(*tasks))
+            # Every connection was kept alive: a second round opens none.
+            for _ in range(3):
+                await asyncio.gather(*(client.get(url + "/y") for _ in range(8)))
+            assert connections == 8
+            assert all(s.in_flight == 0 for s in transport._shards)
+    finally:
+        server.close()
+        await server.wait_closed()
