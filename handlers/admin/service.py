@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.auth import UserUpdated, UserUpdatedData
 from handlers.admin.schemas import UserUpdate
+from handlers.auth.principal import forget_api_keys
 from runtime.db.models import AuditLog, RefreshToken, User, utcnow
 from runtime.errors import Conflict, NotFound
 from runtime.outbox import emit
@@ -71,6 +72,8 @@ async def update_user(
             ):
                 token.revoked_at = now
     if changed:
+        # Cached API-key resolutions hold the role, state and name: drop them now.
+        forget_api_keys(user_id=user.id)
         emit(
             session,
             UserUpdated(

@@ -10,7 +10,12 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth.principal import CurrentUser, authenticate_bearer, unauthorized
+from handlers.auth.principal import (
+    CurrentUser,
+    authenticate_bearer,
+    cached_api_key_user,
+    unauthorized,
+)
 from handlers.auth.service import AuthService, require_secret
 from handlers.deps import services_of
 from runtime.bus import EventBus  # at runtime: Litestar reads provider annotations
@@ -68,7 +73,8 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Curren
 
     Uses its own short session rather than the handler's: guards run before dependency
     injection, and the API key's ``last_used_at`` must not ride on a transaction that the
-    handler may roll back.
+    handler may roll back. A recently resolved API key needs no session at all
+    (``ApiKeyCache``: a short TTL, dropped in-process on revocation).
     """
     cached = connection.scope.get("user")
     if isinstance(cached, CurrentUser):
@@ -76,11 +82,13 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Curren
     token = bearer_token(connection.headers.get("authorization"))
     if token is None:
         raise unauthorized("not_authenticated", "Send 'Authorization: Bearer <token or key>'.")
-    services = services_of(connection.app.state)
-    secret = require_secret(services.settings.security)
-    async with services.session_factory() as session:
-        user = await authenticate_bearer(session, token, secret=secret)
-        await session.commit()
+    user = cached_api_key_user(token)
+    if user is None:
+        services = services_of(connection.app.state)
+        secret = require_secret(services.settings.security)
+        async with services.session_factory() as session:
+            user = await authenticate_bearer(session, token, secret=secret)
+            await session.commit()
     connection.scope["user"] = user
     connection.scope["auth"] = user.auth_method
     return user

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.auth import ApiKeyCreated, ApiKeyData, ApiKeyRevoked
+from handlers.auth.principal import forget_api_keys
 from runtime.db.models import ApiKey, new_id, utcnow
 from runtime.errors import NotFound
 from runtime.outbox import emit
@@ -68,6 +69,7 @@ async def revoke_api_key(session: AsyncSession, user_id: str, key_id: str) -> No
     if row.revoked_at is not None:
         return
     row.revoked_at = utcnow()
+    forget_api_keys(key_id=row.id)
     emit(session, ApiKeyRevoked(subject=row.id, actor=user_id, data=_data(row)))
 
 

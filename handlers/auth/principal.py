@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -26,6 +27,11 @@ ANONYMOUS_ACTOR = "anonymous"
 # last_used_at is advisory; writing it on every call would turn each read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="llmforge"'}
+# Resolved API keys are reused this long without a database round trip. Revoking a key or
+# changing its owner drops the entry in this process at once; other replicas see the
+# change within this window (docs/architecture.md, auth flow).
+API_KEY_CACHE_TTL = 2.0
+API_KEY_CACHE_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,74 @@ class CurrentUser:
         )
 
 
+class ApiKeyCache:
+    """Key hash -> resolved ``CurrentUser``, for a short TTL; never holds the clear key."""
+
+    def __init__(self, ttl: float = API_KEY_CACHE_TTL, max_size: int = API_KEY_CACHE_MAX) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self._entries: dict[str, tuple[float, CurrentUser]] = {}
+        # Bumped by every invalidation: a lookup that began before one must not store
+        # what it read (it may predate the revocation).
+        self.generation = 0
+
+    def get(self, key_hash: str) -> CurrentUser | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._entries.pop(key_hash, None)
+            return None
+        return entry[1]
+
+    def put(
+        self, key_hash: str, user: CurrentUser, *, generation: int, expires_at: datetime | None
+    ) -> None:
+        if generation != self.generation:
+            return
+        ttl = self.ttl
+        if expires_at is not None:
+            ttl = min(ttl, (expires_at - utcnow()).total_seconds())
+        if ttl <= 0:
+            return
+        entries = self._entries
+        if len(entries) >= self.max_size and key_hash not in entries:
+            now = time.monotonic()
+            for stale in [k for k, (deadline, _) in entries.items() if deadline <= now]:
+                del entries[stale]
+            while len(entries) >= self.max_size:
+                del entries[next(iter(entries))]  # the oldest insertion
+        entries[key_hash] = (time.monotonic() + ttl, user)
+
+    def forget(self, *, user_id: str | None = None, key_id: str | None = None) -> None:
+        """Drop the entries of one user or one key (of everything when neither is given)."""
+        self.generation += 1
+        if user_id is None and key_id is None:
+            self._entries.clear()
+            return
+        for key_hash, (_, user) in list(self._entries.items()):
+            if user.id == user_id or (key_id is not None and user.api_key_id == key_id):
+                self._entries.pop(key_hash, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+API_KEYS = ApiKeyCache()
+
+
+def forget_api_keys(*, user_id: str | None = None, key_id: str | None = None) -> None:
+    """Call wherever a key is revoked or its owner disabled, re-roled or re-passworded."""
+    API_KEYS.forget(user_id=user_id, key_id=key_id)
+
+
+def cached_api_key_user(token: str) -> CurrentUser | None:
+    """The cached resolution of an API key, or None (not a key, not cached, stale)."""
+    if not looks_like_api_key(token):
+        return None
+    return API_KEYS.get(hash_api_key(token))
+
+
 def actor(user: CurrentUser | None) -> str:
     """The ``actor`` of an event caused by this request."""
     return user.id if user is not None else ANONYMOUS_ACTOR
@@ -73,8 +147,15 @@ def unauthorized(code: str, detail: str) -> ProblemError:
 async def authenticate_bearer(session: AsyncSession, token: str, *, secret: str) -> CurrentUser:
     """Resolve a Bearer credential; raise a 401 problem when it does not name a live user."""
     if looks_like_api_key(token):
+        key_hash = hash_api_key(token)
+        cached = API_KEYS.get(key_hash)
+        if cached is not None:
+            return cached
+        generation = API_KEYS.generation
         owner, key = await resolve_api_key(session, token)
-        return CurrentUser.of(owner, "api_key", key.id)
+        current = CurrentUser.of(owner, "api_key", key.id)
+        API_KEYS.put(key_hash, current, generation=generation, expires_at=key.expires_at)
+        return current
     try:
         claims = decode_access_token(token, secret=secret)
     except TokenError as exc:

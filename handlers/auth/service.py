@@ -24,7 +24,12 @@ from events.auth import (
 from handlers.auth import keys
 from handlers.auth.accounts import check_password_policy, create_user, normalize_email
 from handlers.auth.keys import NewApiKey
-from handlers.auth.principal import ANONYMOUS_ACTOR, resolve_api_key, unauthorized
+from handlers.auth.principal import (
+    ANONYMOUS_ACTOR,
+    forget_api_keys,
+    resolve_api_key,
+    unauthorized,
+)
 from runtime.db.models import ApiKey, RefreshToken, User, new_id, utcnow
 from runtime.errors import BadRequest, Forbidden, ProblemError, TooManyRequests
 from runtime.outbox import emit, publish_committed
@@ -214,6 +219,7 @@ class AuthService:
         user.password_hash = await self.passwords.hash(new_password)
         # Every access token carries the old version and stops working; every session ends.
         user.token_version += 1
+        forget_api_keys(user_id=user.id)
         await self._execute(
             update(RefreshToken)
             .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))

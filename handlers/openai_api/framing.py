@@ -64,30 +64,43 @@ def error_event(error: StreamError) -> bytes:
 async def sse_chunks(
     stream: ChatStream, framer: ChunkFramer, *, include_usage: bool
 ) -> AsyncIterator[bytes]:
-    """The response body; closing it early (client gone) closes the upstream call."""
+    """The response body; closing it early (client gone) closes the upstream call.
+
+    One write per token: the role chunk rides with the first delta (already at hand when
+    the stream opens), and the finish chunk is held back to leave with the usage, the
+    server-timing comment and ``[DONE]`` in one last write.
+    """
     finished = False
+    pending = framer.role()
     relay = aiter(stream)
+    content = framer.content
     try:
-        yield framer.role()
         async for delta in relay:
             if isinstance(delta, ContentDelta):
-                yield framer.content(delta.text)
+                frame = content(delta.text)
             elif isinstance(delta, ReasoningDelta):
-                yield framer.reasoning(delta.text)
+                frame = framer.reasoning(delta.text)
             elif isinstance(delta, Finish):
                 if delta.reason not in ("error", "cancelled"):
                     finished = True
-                    yield framer.finish(delta.reason)
+                    pending += framer.finish(delta.reason)
+                continue
             elif isinstance(delta, StreamError):
                 finished = True
-                yield error_event(delta)
+                frame = error_event(delta)
+            else:
+                continue
+            if pending:
+                frame = pending + frame
+                pending = b""
+            yield frame
     finally:
         # Closed while suspended at a yield: end the relay now (it closes the upstream
         # and records the call as cancelled) rather than whenever it is collected.
         await relay.aclose()
     if not finished:
-        yield framer.finish(None)
+        pending += framer.finish(None)
     if include_usage:
-        yield framer.usage(stream)
-    yield b": server-timing " + stream.meter.server_timing().encode() + b"\n\n"
-    yield DONE
+        pending += framer.usage(stream)
+    timing = stream.meter.server_timing().encode()
+    yield pending + b": server-timing " + timing + b"\n\n" + DONE

@@ -239,6 +239,69 @@ async def test_api_keys_authenticate_show_once_and_revoke(client: httpx.AsyncCli
     assert (refused.status_code, refused.json()["code"]) == (401, "invalid_api_key")
 
 
+async def test_api_key_resolution_is_cached_and_dropped_on_revoke(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers.auth import principal
+
+    await register(client)
+    headers = bearer((await login(client)).json()["access_token"])
+    key = (await client.post("/api/auth/api-keys", json={"name": "c"}, headers=headers)).json()
+    lookups = 0
+    resolve = principal.resolve_api_key
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal lookups
+        lookups += 1
+        return await resolve(*args, **kwargs)
+
+    monkeypatch.setattr(principal, "resolve_api_key", counted)
+    for _ in range(3):
+        assert (await client.get("/api/auth/me", headers=bearer(key["key"]))).status_code == 200
+    assert lookups == 1
+    assert key["key"] not in repr(principal.API_KEYS._entries)
+
+    revoked = await client.delete(f"/api/auth/api-keys/{key['id']}", headers=headers)
+    assert revoked.status_code == 204
+    refused = await client.get("/api/auth/me", headers=bearer(key["key"]))
+    assert (refused.status_code, refused.json()["code"]) == (401, "invalid_api_key")
+
+
+def test_api_key_cache_expires_bounds_and_forgets() -> None:
+    from handlers.auth.principal import ApiKeyCache
+
+    user = CurrentUser(
+        id="u1",
+        email="a@example.com",
+        display_name=None,
+        role="user",
+        is_active=True,
+        created_at=datetime.now(UTC),
+        auth_method="api_key",
+        api_key_id="k1",
+    )
+    cache = ApiKeyCache(ttl=60, max_size=2)
+    cache.put("h1", user, generation=cache.generation, expires_at=None)
+    assert cache.get("h1") is user
+    # A lookup that began before an invalidation stores nothing.
+    stale = cache.generation
+    cache.forget(key_id="k1")
+    assert cache.get("h1") is None
+    cache.put("h1", user, generation=stale, expires_at=None)
+    assert cache.get("h1") is None
+    # Never past the key's own expiry; bounded size.
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    cache.put("h2", user, generation=cache.generation, expires_at=past)
+    assert cache.get("h2") is None
+    for h in ("a", "b", "c"):
+        cache.put(h, user, generation=cache.generation, expires_at=None)
+    assert len(cache) == 2
+    assert cache.get("a") is None
+    assert cache.get("c") is user
+    cache.forget(user_id="u1")
+    assert len(cache) == 0
+
+
 async def test_api_key_routes_need_login(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/auth/api-keys")).status_code == 401
     assert (await client.post("/api/auth/api-keys", json={"name": "x"})).status_code == 401

@@ -50,8 +50,8 @@ def test_chunks_are_openai_chat_completion_chunks() -> None:
     reasoning = _decode(framer.reasoning("hm"))["choices"]
     assert reasoning[0]["delta"] == {"reasoning_content": "hm"}  # type: ignore[index]
     finish = _decode(framer.finish("length"))["choices"]
-    assert finish[0]["delta"] == {}
-    assert finish[0]["finish_reason"] == "length"
+    assert finish[0]["delta"] == {}  # type: ignore[index]
+    assert finish[0]["finish_reason"] == "length"  # type: ignore[index]
     assert _decode(framer.finish("weird"))["choices"][0]["finish_reason"] == "stop"  # type: ignore[index]
 
 
@@ -110,3 +110,29 @@ def test_presets_cover_the_documented_providers() -> None:
         "llamacpp": "http://127.0.0.1:8080/v1",
     }
     assert all(p.base_url.startswith(("http://", "https://")) and p.docs_url for p in PRESETS)
+
+
+async def test_stream_body_is_one_write_per_token_plus_one_at_the_end() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from handlers.openai_api.framing import DONE, sse_chunks
+    from runtime.llm.types import ContentDelta, Finish, Usage
+
+    class FakeStream:
+        meter = SimpleNamespace(
+            usage=Usage(input_tokens=3, output_tokens=2),
+            server_timing=lambda: "upstream;dur=1",
+        )
+
+        async def __aiter__(self) -> Any:
+            for delta in (ContentDelta("a"), ContentDelta("b"), Finish("stop")):
+                yield delta
+
+    framer = ChunkFramer("c", 1, "m", include_usage=True)
+    writes = [w async for w in sse_chunks(FakeStream(), framer, include_usage=True)]  # type: ignore[arg-type]
+    assert writes[0] == framer.role() + framer.content("a")
+    assert writes[1] == framer.content("b")
+    assert writes[2].startswith(framer.finish("stop") + b"data: ")
+    assert writes[2].endswith(b": server-timing upstream;dur=1\n\n" + DONE)
+    assert len(writes) == 3
