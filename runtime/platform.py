@@ -67,6 +67,7 @@ class Platform:
                 bus=bus,
             )
             _start_llm(services, self._stack)
+            _start_knowledge(services, self._stack)
             self.services = services
 
             if self.roles.consumers:
@@ -153,6 +154,17 @@ def _start_llm(services: Services, stack: contextlib.AsyncExitStack) -> None:
     gateway = Gateway(resolver, ClientPool(), recorder)
     stack.push_async_callback(gateway.aclose)
     services.keyring, services.llm = keyring, gateway
+
+
+def _start_knowledge(services: Services, stack: contextlib.AsyncExitStack) -> None:
+    """Vector store and embedding models: cheap now, they open files on first use."""
+    from runtime.embeddings import EmbeddingModels
+    from runtime.vectors import open_vector_store
+
+    vectors = open_vector_store(services.settings)
+    stack.push_async_callback(vectors.close)
+    services.vectors = vectors
+    services.embeddings = EmbeddingModels(services.settings, services.llm)
 
 
 def _role_name(roles: Roles) -> str:

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from runtime.bus import EventBus
+from runtime.embeddings import EmbeddingModels
 from runtime.llm.gateway import Gateway  # at runtime: Litestar reads these annotations
 from runtime.security.crypto import Keyring
 from runtime.settings import Settings
+from runtime.vectors import VectorStore
 
 
 @dataclass(slots=True)
@@ -24,3 +26,6 @@ class Services:
     keyring: Keyring | None = None
     # The LLM gateway: shared HTTP client pool, model resolution cache, call metering.
     llm: Gateway | None = None
+    # Knowledge: the vector store and the embedding models; both open on first use.
+    vectors: VectorStore | None = None
+    embeddings: EmbeddingModels | None = None

@@ -98,6 +98,42 @@ class EventFeedSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TrainingSettings:
+    # Jobs one trainer worker runs at once; 0: one per CUDA GPU found, or 1 on the CPU.
+    slots: int = 0
+    # Largest dataset upload; the body is streamed to disk and cut off past this.
+    max_dataset_bytes: int = 100 * 1024 * 1024
+    # Redelivery delay of a job whose worker died; the worker heartbeats every third.
+    ack_wait_seconds: float = 30.0
+    # Seconds between SIGTERM and SIGKILL when a job or a served model is stopped.
+    stop_grace_seconds: float = 5.0
+    # SwanLab: offline (files only) or local by default; cloud when an API key is set.
+    swanlab_mode: str = "offline"
+    swanlab_api_key: str | None = None
+    swanlab_host: str | None = None
+    swanlab_project: str = "llmforge"
+    # The `llamafactory-cli` to run; default: the one beside this Python.
+    cli: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeSettings:
+    # Uploads above this are refused with 413 and nothing is kept.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    # Chunks per embedding call: big enough to keep the cores busy, small enough that
+    # progress events and heartbeats stay frequent.
+    embed_batch_size: int = 32
+    # Where the local embedding model is exported to ONNX once; None: DATA_DIR/models.
+    model_cache_dir: Path | None = None
+    # Threads of the local embedding model; 0: one per core.
+    embedding_threads: int = 0
+    # Attempts at one indexing event before the document is marked failed.
+    index_max_attempts: int = 4
+    # For a Qdrant server that requires one (with QDRANT_URL).
+    qdrant_api_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
     # auto: console renderer on a terminal, JSON lines otherwise.
@@ -117,6 +153,8 @@ class Settings:
     webhooks_allow_private: bool = False
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     event_feed: EventFeedSettings = field(default_factory=EventFeedSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
 
     @property
     def database_url(self) -> str:
@@ -196,6 +234,29 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
         ),
         event_feed=EventFeedSettings(
             heartbeat_seconds=float(_env("LLMFORGE_EVENTS_HEARTBEAT", "15") or 15),
+        ),
+        knowledge=KnowledgeSettings(
+            max_upload_bytes=int(
+                _env("LLMFORGE_KNOWLEDGE_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)) or 0
+            ),
+            model_cache_dir=Path(cache_dir)
+            if (cache_dir := _env("LLMFORGE_EMBEDDINGS_CACHE_DIR"))
+            else None,
+            embedding_threads=int(_env("LLMFORGE_EMBEDDINGS_THREADS", "0") or 0),
+            qdrant_api_key=_env("QDRANT_API_KEY"),
+        ),
+        training=TrainingSettings(
+            slots=int(_env("LLMFORGE_TRAINING_SLOTS", "0") or 0),
+            max_dataset_bytes=int(
+                _env("LLMFORGE_TRAINING_MAX_DATASET_BYTES", str(100 * 1024 * 1024)) or 0
+            ),
+            ack_wait_seconds=float(_env("LLMFORGE_TRAINING_ACK_WAIT", "30") or 30),
+            stop_grace_seconds=float(_env("LLMFORGE_TRAINING_STOP_GRACE", "5") or 5),
+            swanlab_mode=_env("SWANLAB_MODE", "offline") or "offline",
+            swanlab_api_key=_env("SWANLAB_API_KEY"),
+            swanlab_host=_env("SWANLAB_HOST"),
+            swanlab_project=_env("LLMFORGE_SWANLAB_PROJECT", "llmforge") or "llmforge",
+            cli=_env("LLMFORGE_LLAMAFACTORY_CLI"),
         ),
     )
 

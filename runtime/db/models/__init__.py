@@ -15,7 +15,7 @@ from runtime.db.models.knowledge import Document, KnowledgeBase
 from runtime.db.models.outbox import OutboxEvent
 from runtime.db.models.prompts import PromptTemplate, PromptTemplateVersion
 from runtime.db.models.providers import ModelConfig, Provider
-from runtime.db.models.training import Dataset, TrainingJob
+from runtime.db.models.training import Dataset, ModelServer, TrainingJob, TrainingMetric
 from runtime.db.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
@@ -33,12 +33,14 @@ __all__ = [
     "Document",
     "KnowledgeBase",
     "ModelConfig",
+    "ModelServer",
     "OutboxEvent",
     "PromptTemplate",
     "PromptTemplateVersion",
     "Provider",
     "RefreshToken",
     "TrainingJob",
+    "TrainingMetric",
     "User",
     "Webhook",
     "WebhookDelivery",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 02:03:21.857251
+Create Date: 2026-12-05 03:10:41.165329
 """
 
 from __future__ import annotations
@@ -187,11 +187,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_keys_user_id"), ["user_id"], unique=False)
 
     op.create_table(
-        "compare_runs",
+        "compare_batches",
         sa.Column("user_id", sa.String(length=32), nullable=False),
-        sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("system_prompt", sa.Text(), nullable=True),
-        sa.Column("results", sa.JSON(), nullable=False),
+        sa.Column("parameters", sa.JSON(), nullable=False),
+        sa.Column("models", sa.JSON(), nullable=False),
+        sa.Column("prompts", sa.JSON(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.Integer(), nullable=False),
+        sa.Column("started_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
             "created_at",
@@ -208,24 +216,28 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_compare_runs_user_id_users"),
+            name=op.f("fk_compare_batches_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_compare_runs")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compare_batches")),
     )
-    with op.batch_alter_table("compare_runs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_compare_runs_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("compare_batches", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_compare_batches_user_created", ["user_id", "created_at"], unique=False
+        )
 
     op.create_table(
         "datasets",
         sa.Column("owner_id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("format", sa.String(length=32), nullable=False),
         sa.Column("file_path", sa.String(length=1000), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("num_records", sa.Integer(), nullable=False),
         sa.Column("stats", sa.JSON(), nullable=False),
+        sa.Column("info", sa.JSON(), nullable=False),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
             "created_at",
@@ -243,6 +255,7 @@ def upgrade() -> None:
             ["owner_id"], ["users.id"], name=op.f("fk_datasets_owner_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_datasets")),
+        sa.UniqueConstraint("owner_id", "name", "version", name=op.f("uq_datasets_owner_id")),
     )
     with op.batch_alter_table("datasets", schema=None) as batch_op:
         batch_op.create_index(
@@ -256,6 +269,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("embedding_model", sa.String(length=200), nullable=False),
+        sa.Column("embedding_dimension", sa.Integer(), nullable=True),
         sa.Column("chunk_size", sa.Integer(), nullable=False),
         sa.Column("chunk_overlap", sa.Integer(), nullable=False),
         sa.Column("shared", sa.Boolean(), nullable=False),
@@ -282,6 +296,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("knowledge_bases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_knowledge_bases_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_knowledge_bases_shared"), ["shared"], unique=False)
 
     op.create_table(
         "model_configs",
@@ -450,10 +465,13 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("model_config_id", sa.String(length=32), nullable=True),
         sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("title_source", sa.String(length=16), nullable=False),
         sa.Column("system_prompt", sa.Text(), nullable=True),
         sa.Column("template_id", sa.String(length=32), nullable=True),
         sa.Column("variables", sa.JSON(), nullable=False),
         sa.Column("parameters", sa.JSON(), nullable=False),
+        sa.Column("knowledge_base_ids", sa.JSON(), nullable=False),
+        sa.Column("knowledge_top_k", sa.Integer(), nullable=True),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
             "created_at",
@@ -494,6 +512,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_chat_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "compare_runs",
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("batch_id", sa.String(length=32), nullable=True),
+        sa.Column("prompt_index", sa.Integer(), nullable=True),
+        sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("system_prompt", sa.Text(), nullable=True),
+        sa.Column("parameters", sa.JSON(), nullable=False),
+        sa.Column("models", sa.JSON(), nullable=False),
+        sa.Column("deleted_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["compare_batches.id"],
+            name=op.f("fk_compare_runs_batch_id_compare_batches"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_compare_runs_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compare_runs")),
+    )
+    with op.batch_alter_table("compare_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_compare_runs_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index(
+            "ix_compare_runs_user_created", ["user_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "documents",
         sa.Column("knowledge_base_id", sa.String(length=32), nullable=False),
         sa.Column("filename", sa.String(length=500), nullable=False),
@@ -504,6 +565,11 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("num_chunks", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("error_reason", sa.String(length=50), nullable=True),
+        sa.Column("index_event_id", sa.String(length=32), nullable=True),
+        sa.Column("index_attempts", sa.Integer(), nullable=False),
+        sa.Column("indexed_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("uploaded_by", sa.String(length=32), nullable=True),
         sa.Column("meta", sa.JSON(), nullable=False),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
@@ -528,9 +594,56 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.create_index(
+            batch_op.f("ix_documents_content_hash"), ["content_hash"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_documents_knowledge_base_id"), ["knowledge_base_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_documents_status"), ["status"], unique=False)
+
+    op.create_table(
+        "model_servers",
+        sa.Column("model_config_id", sa.String(length=32), nullable=False),
+        sa.Column("owner_id", sa.String(length=32), nullable=True),
+        sa.Column("provider_id", sa.String(length=32), nullable=True),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("base_url", sa.String(length=300), nullable=True),
+        sa.Column("host", sa.String(length=200), nullable=True),
+        sa.Column("pid", sa.Integer(), nullable=True),
+        sa.Column("log_path", sa.String(length=1000), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("stopped_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["model_config_id"],
+            ["model_configs.id"],
+            name=op.f("fk_model_servers_model_config_id_model_configs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["users.id"],
+            name=op.f("fk_model_servers_owner_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_model_servers")),
+    )
+    with op.batch_alter_table("model_servers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_model_servers_model_config_id"), ["model_config_id"], unique=False
+        )
 
     op.create_table(
         "prompt_template_versions",
@@ -586,6 +699,9 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("swanlab_run_id", sa.String(length=200), nullable=True),
         sa.Column("result_model_id", sa.String(length=32), nullable=True),
+        sa.Column("adapter_path", sa.String(length=1000), nullable=True),
+        sa.Column("report_path", sa.String(length=1000), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("started_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -670,11 +786,19 @@ def upgrade() -> None:
         "chat_messages",
         sa.Column("session_id", sa.String(length=32), nullable=False),
         sa.Column("parent_id", sa.String(length=32), nullable=True),
+        sa.Column("turn_id", sa.String(length=32), nullable=True),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("thinking_content", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("meta_info", sa.JSON(), nullable=False),
+        sa.Column(
+            "superseded_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("deleted_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rating", sa.SmallInteger(), nullable=True),
+        sa.Column("rating_note", sa.Text(), nullable=True),
+        sa.Column("rated_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("source_event_id", sa.String(length=64), nullable=True),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
@@ -703,9 +827,100 @@ def upgrade() -> None:
             batch_op.f("ix_chat_messages_session_id"), ["session_id"], unique=False
         )
         batch_op.create_index(
+            "ix_chat_messages_session_parent", ["session_id", "parent_id"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_chat_messages_source_event_id"), ["source_event_id"], unique=False
         )
 
+    op.create_table(
+        "compare_results",
+        sa.Column("run_id", sa.String(length=32), nullable=False),
+        sa.Column("model_config_id", sa.String(length=32), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("alias", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("reasoning", sa.Text(), nullable=False),
+        sa.Column("truncated", sa.Boolean(), nullable=False),
+        sa.Column("finish_reason", sa.String(length=32), nullable=True),
+        sa.Column("error", sa.String(length=32), nullable=True),
+        sa.Column("error_message", sa.Text(), nullable=True),
+        sa.Column("ttft_ms", sa.Double(), nullable=True),
+        sa.Column("latency_ms", sa.Double(), nullable=False),
+        sa.Column("generation_ms", sa.Double(), nullable=True),
+        sa.Column("tokens_per_s", sa.Double(), nullable=True),
+        sa.Column("input_tokens", sa.Integer(), nullable=False),
+        sa.Column("output_tokens", sa.Integer(), nullable=False),
+        sa.Column("reasoning_tokens", sa.Integer(), nullable=False),
+        sa.Column("cost", sa.Double(), nullable=True),
+        sa.Column("created_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["compare_runs.id"],
+            name=op.f("fk_compare_results_run_id_compare_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("run_id", "model_config_id", name=op.f("pk_compare_results")),
+    )
+    op.create_table(
+        "compare_votes",
+        sa.Column("run_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("winner_model_config_id", sa.String(length=32), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["compare_runs.id"],
+            name=op.f("fk_compare_votes_run_id_compare_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_compare_votes_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compare_votes")),
+        sa.UniqueConstraint("run_id", "user_id", name=op.f("uq_compare_votes_run_id")),
+    )
+    with op.batch_alter_table("compare_votes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_compare_votes_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "training_metrics",
+        sa.Column("job_id", sa.String(length=32), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("epoch", sa.Double(), nullable=True),
+        sa.Column("loss", sa.Double(), nullable=True),
+        sa.Column("eval_loss", sa.Double(), nullable=True),
+        sa.Column("learning_rate", sa.Double(), nullable=True),
+        sa.Column("grad_norm", sa.Double(), nullable=True),
+        sa.Column("throughput", sa.Double(), nullable=True),
+        sa.Column("elapsed_seconds", sa.Double(), nullable=True),
+        sa.Column("created_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"],
+            ["training_jobs.id"],
+            name=op.f("fk_training_metrics_job_id_training_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("job_id", "step", name=op.f("pk_training_metrics")),
+    )
     op.create_table(
         "webhook_delivery_attempts",
         sa.Column("delivery_id", sa.String(length=32), nullable=False),
@@ -742,17 +957,50 @@ def upgrade() -> None:
             batch_op.f("ix_webhook_delivery_attempts_delivery_id"), ["delivery_id"], unique=False
         )
 
+    op.create_table(
+        "compare_vote_outcomes",
+        sa.Column("vote_id", sa.String(length=32), nullable=False),
+        sa.Column("model_config_id", sa.String(length=32), nullable=False),
+        sa.Column("outcome", sa.String(length=8), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["vote_id"],
+            ["compare_votes.id"],
+            name=op.f("fk_compare_vote_outcomes_vote_id_compare_votes"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "vote_id", "model_config_id", name=op.f("pk_compare_vote_outcomes")
+        ),
+    )
+    with op.batch_alter_table("compare_vote_outcomes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compare_vote_outcomes_model_config_id"),
+            ["model_config_id"],
+            unique=False,
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("compare_vote_outcomes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compare_vote_outcomes_model_config_id"))
+
+    op.drop_table("compare_vote_outcomes")
     with op.batch_alter_table("webhook_delivery_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_delivery_attempts_delivery_id"))
 
     op.drop_table("webhook_delivery_attempts")
+    op.drop_table("training_metrics")
+    with op.batch_alter_table("compare_votes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compare_votes_user_id"))
+
+    op.drop_table("compare_votes")
+    op.drop_table("compare_results")
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chat_messages_source_event_id"))
+        batch_op.drop_index("ix_chat_messages_session_parent")
         batch_op.drop_index(batch_op.f("ix_chat_messages_session_id"))
         batch_op.drop_index(batch_op.f("ix_chat_messages_parent_id"))
 
@@ -771,11 +1019,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_prompt_template_versions_template_id"))
 
     op.drop_table("prompt_template_versions")
+    with op.batch_alter_table("model_servers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_model_servers_model_config_id"))
+
+    op.drop_table("model_servers")
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_documents_status"))
         batch_op.drop_index(batch_op.f("ix_documents_knowledge_base_id"))
+        batch_op.drop_index(batch_op.f("ix_documents_content_hash"))
 
     op.drop_table("documents")
+    with op.batch_alter_table("compare_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_compare_runs_user_created")
+        batch_op.drop_index(batch_op.f("ix_compare_runs_batch_id"))
+
+    op.drop_table("compare_runs")
     with op.batch_alter_table("chat_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chat_sessions_user_id"))
         batch_op.drop_index(batch_op.f("ix_chat_sessions_model_config_id"))
@@ -801,6 +1059,7 @@ def downgrade() -> None:
 
     op.drop_table("model_configs")
     with op.batch_alter_table("knowledge_bases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_knowledge_bases_shared"))
         batch_op.drop_index(batch_op.f("ix_knowledge_bases_owner_id"))
 
     op.drop_table("knowledge_bases")
@@ -809,10 +1068,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_datasets_content_hash"))
 
     op.drop_table("datasets")
-    with op.batch_alter_table("compare_runs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compare_runs_user_id"))
+    with op.batch_alter_table("compare_batches", schema=None) as batch_op:
+        batch_op.drop_index("ix_compare_batches_user_created")
 
-    op.drop_table("compare_runs")
+    op.drop_table("compare_batches")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_user_id"))
         batch_op.drop_index(batch_op.f("ix_api_keys_prefix"))
