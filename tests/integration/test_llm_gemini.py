@@ -2,55 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from runtime.llm.clients import ClientPool
-from runtime.llm.registry import adapter_for
 from runtime.llm.types import (
     ChatRequest,
     ContentDelta,
-    Delta,
     Finish,
-    Message,
-    Params,
     ProviderAdapter,
-    ProviderConfig,
     ProviderError,
     ReasoningDelta,
     StreamError,
     Usage,
 )
 from tests.fakes import FakeGemini, Scenario
-
-KEY = "test-key"
+from tests.integration.llm_support import KEY, MULTI_TURN, build_adapter, build_chat, collect
 
 
 def make_adapter(
     base_url: str, pool: ClientPool, key: str | None = KEY, **settings: Any
 ) -> ProviderAdapter:
-    settings.setdefault("retry_base_delay", 0.01)
-    config = ProviderConfig(type="gemini", base_url=base_url, api_key=key, settings=settings)
-    return adapter_for(config, pool)
+    return build_adapter("gemini", base_url, pool, key, **settings)
 
 
 def chat(**params: Any) -> ChatRequest:
-    return ChatRequest(
-        model="gemini-fake",
-        messages=[
-            Message(role="system", content="Be brief."),
-            Message(role="user", content="Hi"),
-            Message(role="assistant", content="Hello"),
-            Message(role="user", content="Again"),
-        ],
-        params=Params(**params),
-    )
-
-
-async def collect(stream: AsyncIterator[Delta]) -> list[Delta]:
-    return [delta async for delta in stream]
+    return build_chat("gemini-fake", MULTI_TURN, **params)
 
 
 async def test_stream_maps_thoughts_text_usage_and_finish(

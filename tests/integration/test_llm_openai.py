@@ -5,52 +5,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from runtime.llm.clients import ClientPool
-from runtime.llm.registry import adapter_for
 from runtime.llm.types import (
     ChatRequest,
     ContentDelta,
     Delta,
     Finish,
     Message,
-    Params,
     ProviderAdapter,
-    ProviderConfig,
     ProviderError,
     ReasoningDelta,
     StreamError,
     Usage,
 )
 from tests.fakes import FakeOpenAI, Scenario
-
-KEY = "test-key"
+from tests.integration.llm_support import KEY, build_adapter, build_chat, collect
 
 
 def make_adapter(
     base_url: str, pool: ClientPool, key: str | None = KEY, **settings: Any
 ) -> ProviderAdapter:
-    settings.setdefault("retry_base_delay", 0.01)
-    config = ProviderConfig(
-        type="openai-compatible", base_url=base_url, api_key=key, settings=settings
-    )
-    return adapter_for(config, pool)
+    return build_adapter("openai-compatible", base_url, pool, key, **settings)
 
 
 def chat(**params: Any) -> ChatRequest:
-    return ChatRequest(
-        model="gpt-fake",
-        messages=[Message(role="system", content="Be brief."), Message(role="user", content="Hi")],
-        params=Params(**params),
+    return build_chat(
+        "gpt-fake",
+        [Message(role="system", content="Be brief."), Message(role="user", content="Hi")],
+        **params,
     )
-
-
-async def collect(stream: AsyncIterator[Delta]) -> list[Delta]:
-    return [delta async for delta in stream]
 
 
 def text(deltas: list[Delta], kind: type[ContentDelta] | type[ReasoningDelta]) -> str:
