@@ -1,4 +1,4 @@
-"""Events of the auth domain: users, logins, sessions and personal API keys."""
+"""Events of the auth domain: users, roles, logins, sessions and personal API keys."""
 
 from __future__ import annotations
 
@@ -75,6 +75,46 @@ class PasswordChanged(Event, frozen=True, kw_only=True, tag="llmforge.auth.passw
     data: PasswordChangedData
 
 
+class PasswordResetData(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str
+    # True when the server generated a temporary password (never carried here).
+    generated: bool
+
+
+class PasswordReset(Event, frozen=True, kw_only=True, tag="llmforge.auth.password.reset.v1"):
+    """An admin set a user's password; the user's sessions, tokens and keys were cut."""
+
+    SUBJECT: ClassVar[str] = "llmforge.auth.password.reset"
+    data: PasswordResetData
+
+
+class RoleData(msgspec.Struct, frozen=True, kw_only=True):
+    role_id: str
+    name: str
+    permissions: list[str]
+
+
+class RoleCreated(Event, frozen=True, kw_only=True, tag="llmforge.auth.role.created.v1"):
+    """A custom role was created."""
+
+    SUBJECT: ClassVar[str] = "llmforge.auth.role.created"
+    data: RoleData
+
+
+class RoleUpdated(Event, frozen=True, kw_only=True, tag="llmforge.auth.role.updated.v1"):
+    """A custom role's description or permissions changed (``permissions``: the new set)."""
+
+    SUBJECT: ClassVar[str] = "llmforge.auth.role.updated"
+    data: RoleData
+
+
+class RoleDeleted(Event, frozen=True, kw_only=True, tag="llmforge.auth.role.deleted.v1"):
+    """A custom role no user held any more was deleted."""
+
+    SUBJECT: ClassVar[str] = "llmforge.auth.role.deleted"
+    data: RoleData
+
+
 class TokenReuseData(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     family_id: str
@@ -117,4 +157,8 @@ AUTH_EVENTS = (
     RefreshTokenReused,
     ApiKeyCreated,
     ApiKeyRevoked,
+    PasswordReset,
+    RoleCreated,
+    RoleUpdated,
+    RoleDeleted,
 )

@@ -18,6 +18,7 @@ from events.knowledge import KNOWLEDGE_EVENTS
 from events.llm import LLM_EVENTS
 from events.prompts import PROMPT_EVENTS
 from events.providers import PROVIDER_EVENTS
+from events.quotas import QUOTA_EVENTS
 from events.training import TRAINING_EVENTS
 from events.webhooks import WEBHOOK_EVENTS
 
@@ -31,6 +32,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     *COMPARE_EVENTS,
     *TRAINING_EVENTS,
     *KNOWLEDGE_EVENTS,
+    *QUOTA_EVENTS,
 )
 
 # msgspec needs a real Union to dispatch on the ``type`` tag.

@@ -44,6 +44,7 @@ STREAMS: tuple[StreamSpec, ...] = (
     _domain("LLMFORGE_KNOWLEDGE", "knowledge", "knowledge bases and indexing", 30, 1024),
     _domain("LLMFORGE_WEBHOOKS", "webhooks", "webhook endpoints and deliveries", 30, 1024),
     _domain("LLMFORGE_ADMIN", "admin", "administrative changes", 365, 256),
+    _domain("LLMFORGE_QUOTAS", "quotas", "quota changes and limit rejections", 90, 256),
     StreamSpec(
         name="LLMFORGE_DLQ",
         subjects=[f"{DEAD_LETTER_SUBJECT_ROOT}.>"],

@@ -14,7 +14,8 @@ from runtime.services import Services
 
 def route_handlers() -> list[ControllerRouterHandler]:
     # Imported here so that importing the runtime (CLI, workers) stays cheap.
-    from handlers.admin import AdminController
+    from handlers.admin import ADMIN_CONTROLLERS
+    from handlers.audit import AuditController
     from handlers.auth import AUTH_CONTROLLERS
     from handlers.chat import CHAT_CONTROLLERS
     from handlers.compare import COMPARE_CONTROLLERS
@@ -26,21 +27,28 @@ def route_handlers() -> list[ControllerRouterHandler]:
     from handlers.openai_api import OpenAIController
     from handlers.prompts import PromptController
     from handlers.providers import PROVIDER_CONTROLLERS
-    from handlers.system import SystemController
+    from handlers.quotas import QUOTA_CONTROLLERS
+    from handlers.stats import StatsController
+    from handlers.system import SystemController, metrics
     from handlers.training import TRAINING_CONTROLLERS
     from handlers.usage import UsageController
     from handlers.webhooks import WebhookController
+    from handlers.webui import WebUIController
 
     return [
         SystemController,
+        metrics,
         *AUTH_CONTROLLERS,
-        AdminController,
+        *ADMIN_CONTROLLERS,
+        AuditController,
+        StatsController,
         PromptController,
         WebhookController,
         EventFeedController,
         *PROVIDER_CONTROLLERS,
         ModelConfigController,
         UsageController,
+        *QUOTA_CONTROLLERS,
         OpenAIController,
         *CHAT_CONTROLLERS,
         *COMPARE_CONTROLLERS,
@@ -48,14 +56,16 @@ def route_handlers() -> list[ControllerRouterHandler]:
         *TRAINING_CONTROLLERS,
         *KNOWLEDGE_CONTROLLERS,
         DifyController,
+        # Last: its catch-all path answers page URLs with the app, after every API route.
+        WebUIController,
     ]
 
 
 def create_app(services: Services) -> Litestar:
-    from handlers.auth import AUTH_DEPENDENCIES
+    from handlers.auth import AUTH_DEPENDENCIES, auth_invalidation
     from handlers.deps import DEPENDENCIES
     from runtime.errors import exception_handlers
-    from runtime.middleware import request_context_middleware
+    from runtime.observability import instrument
 
     settings = services.settings
     cors = (
@@ -63,11 +73,12 @@ def create_app(services: Services) -> Litestar:
         if settings.server.cors_origins
         else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers(),
         dependencies={**DEPENDENCIES, **AUTH_DEPENDENCIES},
+        # Every HTTP process drops its auth caches when a user, key or role changes anywhere.
+        lifespan=[auth_invalidation],
         exception_handlers=exception_handlers(),
-        middleware=[request_context_middleware],
         state=State({"services": services}),
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,
@@ -88,3 +99,7 @@ def create_app(services: Services) -> Litestar:
             ),
         ),
     )
+    # Request ids, the access log, HTTP metrics and (when configured) traces wrap the whole
+    # handler, so requests no route matched are counted too.
+    instrument(app, settings.observability)
+    return app

@@ -14,6 +14,8 @@ import uvicorn
 from runtime.settings import Settings
 
 if TYPE_CHECKING:
+    from litestar import Litestar
+
     from runtime.services import Services
 
 log = structlog.get_logger(__name__)
@@ -38,6 +40,8 @@ class Platform:
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
         self.port: int | None = None
+        # The served Litestar app (its state holds per-app caches); None without the HTTP role.
+        self.app: Litestar | None = None
 
     @property
     def url(self) -> str:
@@ -94,8 +98,9 @@ class Platform:
         from runtime.services import Services
 
         assert isinstance(services, Services)
+        self.app = create_app(services)
         config = uvicorn.Config(
-            create_app(services),
+            self.app,
             host=self.settings.server.host,
             port=self.settings.server.port,
             log_config=None,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class _Env:
@@ -33,6 +36,8 @@ class ServerSettings:
     # Request bodies above this are refused with 413 before any handler sees them.
     max_body_bytes: int = 10 * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
+    # The web UI's build; None: web/dist in the source tree (`make up` builds it).
+    web_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,32 @@ class KnowledgeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservabilitySettings:
+    # When set, GET /metrics requires `Authorization: Bearer <token>`.
+    metrics_token: str | None = None
+    # A scrape waits this long for the broker and the database, then answers without them.
+    scrape_timeout_seconds: float = 2.0
+    # OTLP/HTTP base URL (``/v1/traces`` is appended); None: no tracing, nothing imported.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "llmforge"
+    # How long finished spans wait to be sent in one batch (OTEL_BSP_SCHEDULE_DELAY).
+    otel_export_delay_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSettings:
+    # Limits of every user without a quota of their own (per field); None: unlimited.
+    default_requests_per_minute: int | None = None
+    default_monthly_tokens: int | None = None
+    default_monthly_cost: float | None = None
+    # How long a replica trusts its cached quota rows; a change drops them at once in the
+    # replica that made it, the others see it within this window.
+    cache_ttl_seconds: float = 5.0
+    # How long a subject's monthly spend is reused before the usage projection is read again.
+    spend_cache_ttl_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
     # auto: console renderer on a terminal, JSON lines otherwise.
@@ -155,6 +186,8 @@ class Settings:
     event_feed: EventFeedSettings = field(default_factory=EventFeedSettings)
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
 
     @property
     def database_url(self) -> str:
@@ -173,6 +206,10 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _optional(value: str | None, kind: Callable[[str], T]) -> T | None:
+    return None if value is None else kind(value)
+
+
 def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment; ``overrides`` (CLI options) win over it."""
     _env = _Env({**os.environ, **(overrides or {})})
@@ -184,6 +221,7 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             host=_env("LLMFORGE_HOST", "127.0.0.1") or "127.0.0.1",
             port=int(_env("LLMFORGE_PORT", "8000") or 8000),
             max_body_bytes=int(_env("LLMFORGE_MAX_BODY_BYTES", str(10 * 1024 * 1024)) or 0),
+            web_dir=Path(web_dir) if (web_dir := _env("LLMFORGE_WEB_DIR")) else None,
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
             if origins
             else (),
@@ -257,6 +295,24 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             swanlab_host=_env("SWANLAB_HOST"),
             swanlab_project=_env("LLMFORGE_SWANLAB_PROJECT", "llmforge") or "llmforge",
             cli=_env("LLMFORGE_LLAMAFACTORY_CLI"),
+        ),
+        quotas=QuotaSettings(
+            default_requests_per_minute=_optional(
+                _env("LLMFORGE_DEFAULT_REQUESTS_PER_MINUTE"), int
+            ),
+            default_monthly_tokens=_optional(_env("LLMFORGE_DEFAULT_MONTHLY_TOKENS"), int),
+            default_monthly_cost=_optional(_env("LLMFORGE_DEFAULT_MONTHLY_COST"), float),
+            cache_ttl_seconds=float(_env("LLMFORGE_QUOTA_CACHE_TTL", "5") or 5),
+            spend_cache_ttl_seconds=float(_env("LLMFORGE_QUOTA_SPEND_CACHE_TTL", "5") or 5),
+        ),
+        observability=ObservabilitySettings(
+            metrics_token=_env("LLMFORGE_METRICS_TOKEN"),
+            scrape_timeout_seconds=float(_env("LLMFORGE_METRICS_SCRAPE_TIMEOUT", "2") or 2),
+            # Ours wins; the standard OpenTelemetry variable works too.
+            otel_endpoint=_env("LLMFORGE_OTEL_ENDPOINT") or _env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            otel_service_name=_env("OTEL_SERVICE_NAME", "llmforge") or "llmforge",
+            # Milliseconds, as OpenTelemetry's own variable is.
+            otel_export_delay_seconds=float(_env("OTEL_BSP_SCHEDULE_DELAY") or 5000) / 1000,
         ),
     )
 

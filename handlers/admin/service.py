@@ -1,22 +1,27 @@
-"""Admin domain logic: user management and reading the audit log."""
+"""Admin domain logic: create, find, change, disable users and reset their passwords."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.auth import UserUpdated, UserUpdatedData
-from handlers.admin.schemas import UserUpdate
+from events.auth import PasswordReset, PasswordResetData, UserUpdated, UserUpdatedData
+from handlers.admin.schemas import UserCreate, UserUpdate
+from handlers.auth.accounts import check_password_policy, check_role, create_user
 from handlers.auth.principal import forget_api_keys
-from runtime.db.models import AuditLog, RefreshToken, User, utcnow
+from runtime.db.models import RefreshToken, User, utcnow
 from runtime.errors import Conflict, NotFound
 from runtime.outbox import emit
+from runtime.security import Passwords
 
 T = TypeVar("T")
+
+# 18 random bytes: 24 URL-safe characters, 144 bits; well inside the password policy.
+TEMPORARY_PASSWORD_BYTES = 18
 
 
 async def _page(
@@ -32,21 +37,38 @@ async def list_users(
 ) -> tuple[Sequence[User], int]:
     query = select(User).order_by(User.created_at, User.id)
     if q:
-        pattern = f"%{q.lower()}%"
+        needle = q.lower()
         query = query.where(
-            or_(func.lower(User.email).like(pattern), func.lower(User.display_name).like(pattern))
+            or_(
+                func.lower(User.email).contains(needle, autoescape=True),
+                func.lower(User.display_name).contains(needle, autoescape=True),
+            )
         )
     return await _page(session, query, limit, offset)
+
+
+async def add_user(
+    session: AsyncSession, data: UserCreate, *, passwords: Passwords, actor: str
+) -> User:
+    """An admin creates an account: the same path as registration, with the admin as actor."""
+    return await create_user(
+        session,
+        data.email,
+        data.password,
+        data.role,
+        passwords=passwords,
+        display_name=data.display_name,
+        actor=actor,
+    )
 
 
 async def update_user(
     session: AsyncSession, user_id: str, change: UserUpdate, *, actor: str
 ) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("user_not_found", detail=f"No user {user_id}.")
+    user = await _user(session, user_id)
     changed: list[str] = []
     if change.role is not None and change.role != user.role:
+        await check_role(session, change.role)
         if user.id == actor:
             raise Conflict("cannot_change_own_role", detail="Ask another admin to do that.")
         user.role = change.role
@@ -64,15 +86,10 @@ async def update_user(
         # old ones stop working now, and end every refresh family of a disabled user.
         user.token_version += 1
         if not user.is_active:
-            now = utcnow()
-            for token in await session.scalars(
-                select(RefreshToken).where(
-                    RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None)
-                )
-            ):
-                token.revoked_at = now
+            await _end_sessions(session, user.id)
     if changed:
-        # Cached API-key resolutions hold the role, state and name: drop them now.
+        # Cached API-key resolutions hold the role, state and name: drop them now (other
+        # processes drop theirs when the event arrives).
         forget_api_keys(user_id=user.id)
         emit(
             session,
@@ -87,26 +104,53 @@ async def update_user(
     return user
 
 
-async def list_audit(
+async def reset_password(
     session: AsyncSession,
+    user_id: str,
+    new_password: str | None,
     *,
-    type_prefix: str | None,
-    actor: str | None,
-    subject: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    offset: int,
-) -> tuple[Sequence[AuditLog], int]:
-    query = select(AuditLog).order_by(AuditLog.time.desc(), AuditLog.id)
-    if type_prefix:
-        query = query.where(AuditLog.type.startswith(type_prefix, autoescape=True))
-    if actor:
-        query = query.where(AuditLog.actor == actor)
-    if subject:
-        query = query.where(AuditLog.subject == subject)
-    if since:
-        query = query.where(AuditLog.time >= since)
-    if until:
-        query = query.where(AuditLog.time < until)
-    return await _page(session, query, limit, offset)
+    passwords: Passwords,
+    actor: str,
+) -> str | None:
+    """Set the password (or a generated one, returned) and cut every session and key cache.
+
+    Returns the generated temporary password, or None when the admin chose one.
+    """
+    user = await _user(session, user_id)
+    if user.id == actor:
+        raise Conflict(
+            "cannot_reset_own_password",
+            detail="Change your own password with POST /api/auth/password.",
+        )
+    generated = new_password is None
+    password = new_password or secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
+    check_password_policy(password)
+    user.password_hash = await passwords.hash(password)
+    # As a password change: older access tokens and every refresh family die at once.
+    user.token_version += 1
+    await _end_sessions(session, user.id)
+    forget_api_keys(user_id=user.id)
+    emit(
+        session,
+        PasswordReset(
+            subject=user.id,
+            actor=actor,
+            data=PasswordResetData(user_id=user.id, generated=generated),
+        ),
+    )
+    return password if generated else None
+
+
+async def _user(session: AsyncSession, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user_not_found", detail=f"No user {user_id}.")
+    return user
+
+
+async def _end_sessions(session: AsyncSession, user_id: str) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

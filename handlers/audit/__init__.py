@@ -1,4 +1,4 @@
-"""The audit trail: a batch consumer that records every event in audit_log."""
+"""The audit trail: the consumer recording every event, and the routes reading it."""
 
 from handlers.audit.consumer import (
     AUDIT_SUBJECTS,
@@ -7,9 +7,11 @@ from handlers.audit.consumer import (
     insert_ignoring_duplicates,
     write_audit_rows,
 )
+from handlers.audit.controller import AuditController
 
 __all__ = [
     "AUDIT_SUBJECTS",
+    "AuditController",
     "audit_consumer",
     "audit_row",
     "insert_ignoring_duplicates",

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events import SYSTEM_ACTOR
 from events.auth import UserData, UserRegistered
-from handlers.auth.principal import ROLE_USER, ROLES
+from handlers.auth.permissions import ROLE_USER
+from handlers.auth.roles import role_exists
 from runtime.db.models import User, new_id
 from runtime.errors import BadRequest, Conflict, ProblemError
 from runtime.outbox import emit
@@ -38,6 +39,17 @@ def check_password_policy(password: str) -> None:
         )
 
 
+async def check_role(session: AsyncSession, role: str) -> None:
+    """400 unless ``role`` is a built-in role or an existing custom role."""
+    if not await role_exists(session, role):
+        raise BadRequest(
+            "invalid_role",
+            "Invalid role",
+            f"No role named {role!r}; see GET /api/admin/roles.",
+            errors=[{"field": "role", "message": "unknown role"}],
+        )
+
+
 async def create_user(
     session: AsyncSession,
     email: str,
@@ -51,14 +63,14 @@ async def create_user(
     """Create an active account and stage ``UserRegistered``; the caller commits.
 
     ``actor=None`` means the new user acted (self-registration). Raises a 409 problem
-    when the e-mail is taken and 400 problems for a bad e-mail, password or role.
+    when the e-mail is taken and 400 problems for a bad e-mail, password or role (a
+    built-in or existing custom role).
     """
     email = normalize_email(email)
     if len(email) > EMAIL_MAX or not EMAIL_PATTERN.match(email):
         raise BadRequest("invalid_email", "Invalid e-mail address")
     check_password_policy(password)
-    if role not in ROLES:
-        raise BadRequest("invalid_role", "Invalid role", f"One of: {', '.join(ROLES)}.")
+    await check_role(session, role)
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise _email_taken()
     hasher = passwords or get_passwords(Argon2Params())

@@ -18,6 +18,7 @@ from handlers.auth.schemas import (
     ApiKeyPage,
     ApiKeyRead,
     LoginRequest,
+    MeRead,
     PasswordChangeRequest,
     RefreshRequest,
     RegisterRequest,
@@ -43,12 +44,12 @@ class AuthController(Controller):
     tags = ["auth"]
     dependencies = {"auth": Provide(provide_auth_service, sync_to_thread=False)}
 
-    @post("/register", operation_id="authRegister", status_code=201)
+    @post("/register", operation_id="authRegister", status_code=201, opt={"public": True})
     async def register(self, data: RegisterRequest, auth: AuthService) -> UserRead:
         """Create an account (403 when registration is closed, 409 when the e-mail is taken)."""
         return user_read(await auth.register(data.email, data.password))
 
-    @post("/login", operation_id="authLogin", status_code=200)
+    @post("/login", operation_id="authLogin", status_code=200, opt={"public": True})
     async def login(
         self,
         data: LoginRequest,
@@ -63,7 +64,7 @@ class AuthController(Controller):
         )
         return token_response(tokens, settings.security)
 
-    @post("/refresh", operation_id="authRefresh", status_code=200)
+    @post("/refresh", operation_id="authRefresh", status_code=200, opt={"public": True})
     async def refresh(
         self,
         auth: AuthService,
@@ -80,7 +81,7 @@ class AuthController(Controller):
         )
         return token_response(tokens, settings.security)
 
-    @post("/logout", operation_id="authLogout", status_code=204)
+    @post("/logout", operation_id="authLogout", status_code=204, opt={"public": True})
     async def logout(
         self,
         auth: AuthService,
@@ -93,14 +94,16 @@ class AuthController(Controller):
         return Response(None, status_code=204, cookies=[clear_refresh_cookie(settings.security)])
 
     @get("/me", operation_id="authMe", guards=[requires_login])
-    async def me(self, current_user: CurrentUser) -> UserRead:
-        return UserRead(
+    async def me(self, current_user: CurrentUser) -> MeRead:
+        return MeRead(
             id=current_user.id,
             email=current_user.email,
             display_name=current_user.display_name,
             role=current_user.role,
             is_active=current_user.is_active,
             created_at=current_user.created_at,
+            permissions=sorted(current_user.permissions),
+            auth_method=current_user.auth_method,
         )
 
     @post(

@@ -11,18 +11,27 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth.principal import (
+    AuthCaches,
     CurrentUser,
     authenticate_bearer,
     cached_api_key_user,
     unauthorized,
+    use_caches,
 )
 from handlers.auth.service import AuthService, require_secret
 from handlers.deps import services_of
 from runtime.bus import EventBus  # at runtime: Litestar reads provider annotations
-from runtime.security import Argon2Params, LoginLimits, LoginRateLimiter, get_passwords
+from runtime.security import (
+    Argon2Params,
+    LoginLimits,
+    LoginRateLimiter,
+    Passwords,
+    get_passwords,
+)
 from runtime.settings import SecuritySettings, Settings
 
 _LIMITER_KEY = "auth_login_limiter"
+_CACHES_KEY = "auth_caches"
 # A shared office or NAT puts many honest users behind one address; the per-IP budget
 # only has to stop one host from spraying passwords over many accounts.
 IP_LIMIT_FACTOR = 5
@@ -34,6 +43,10 @@ def argon2_params(security: SecuritySettings) -> Argon2Params:
         memory_kib=security.argon2_memory_kib,
         parallelism=security.argon2_parallelism,
     )
+
+
+def provide_passwords(settings: Settings) -> Passwords:
+    return get_passwords(argon2_params(settings.security))
 
 
 def provide_login_limiter(state: State, bus: EventBus, settings: Settings) -> LoginRateLimiter:
@@ -48,13 +61,22 @@ def provide_login_limiter(state: State, bus: EventBus, settings: Settings) -> Lo
     return limiter
 
 
+def caches_of(state: State) -> AuthCaches:
+    """The app's API-key and role caches, made on first use."""
+    caches = state.get(_CACHES_KEY)
+    if not isinstance(caches, AuthCaches):
+        caches = AuthCaches()
+        state[_CACHES_KEY] = caches
+    return caches
+
+
 def provide_auth_service(
     db_session: AsyncSession, settings: Settings, bus: EventBus, state: State
 ) -> AuthService:
     return AuthService(
         db_session,
         settings.security,
-        passwords=get_passwords(argon2_params(settings.security)),
+        passwords=provide_passwords(settings),
         publisher=bus,
         limiter=provide_login_limiter(state, bus, settings),
     )
@@ -74,20 +96,23 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Curren
     Uses its own short session rather than the handler's: guards run before dependency
     injection, and the API key's ``last_used_at`` must not ride on a transaction that the
     handler may roll back. A recently resolved API key needs no session at all
-    (``ApiKeyCache``: a short TTL, dropped in-process on revocation).
+    (``ApiKeyCache``: a short TTL, dropped on revocation in every HTTP process).
     """
+    caches = caches_of(connection.app.state)
+    # What the handler revokes is then forgotten in this app's caches (forget_api_keys).
+    use_caches(caches)
     cached = connection.scope.get("user")
     if isinstance(cached, CurrentUser):
         return cached
     token = bearer_token(connection.headers.get("authorization"))
     if token is None:
         raise unauthorized("not_authenticated", "Send 'Authorization: Bearer <token or key>'.")
-    user = cached_api_key_user(token)
+    user = cached_api_key_user(token, caches)
     if user is None:
         services = services_of(connection.app.state)
         secret = require_secret(services.settings.security)
         async with services.session_factory() as session:
-            user = await authenticate_bearer(session, token, secret=secret)
+            user = await authenticate_bearer(session, token, secret=secret, caches=caches)
             await session.commit()
     connection.scope["user"] = user
     connection.scope["auth"] = user.auth_method

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.auth.permissions import ROLE_ADMIN, Permission, builtin_permissions
+from handlers.auth.roles import RoleCache, permissions_of
 from runtime.db.models import ApiKey, User, utcnow
 from runtime.errors import ProblemError, Unauthorized
 from runtime.security import (
@@ -19,17 +22,15 @@ from runtime.security import (
     looks_like_api_key,
 )
 
-ROLE_USER = "user"
-ROLE_ADMIN = "admin"
-ROLES = (ROLE_USER, ROLE_ADMIN)
 ANONYMOUS_ACTOR = "anonymous"
 
 # last_used_at is advisory; writing it on every call would turn each read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="llmforge"'}
 # Resolved API keys are reused this long without a database round trip. Revoking a key or
-# changing its owner drops the entry in this process at once; other replicas see the
-# change within this window (docs/architecture.md, auth flow).
+# changing its owner (or any role) drops the entries in this process at once, and in every
+# other HTTP process when the change's event arrives (``handlers/auth/invalidation.py``);
+# the TTL only bounds an event that comes late (docs/architecture.md, auth flow).
 API_KEY_CACHE_TTL = 2.0
 API_KEY_CACHE_MAX = 4096
 
@@ -46,15 +47,28 @@ class CurrentUser:
     created_at: datetime
     auth_method: Literal["jwt", "api_key"]
     api_key_id: str | None = None
+    # Resolved from the role when the caller is authenticated (custom roles included).
+    permissions: frozenset[Permission] = frozenset()
 
     @property
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
 
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
     @classmethod
     def of(
-        cls, user: User, auth_method: Literal["jwt", "api_key"], api_key_id: str | None = None
+        cls,
+        user: User,
+        auth_method: Literal["jwt", "api_key"],
+        api_key_id: str | None = None,
+        *,
+        permissions: frozenset[Permission] | None = None,
     ) -> CurrentUser:
+        """``permissions``: the role's, resolved by the caller (built-in roles need none)."""
+        if permissions is None:
+            permissions = builtin_permissions(user.role) or frozenset()
         return cls(
             id=user.id,
             email=user.email,
@@ -64,6 +78,7 @@ class CurrentUser:
             created_at=user.created_at,
             auth_method=auth_method,
             api_key_id=api_key_id,
+            permissions=permissions,
         )
 
 
@@ -120,19 +135,50 @@ class ApiKeyCache:
         return len(self._entries)
 
 
-API_KEYS = ApiKeyCache()
+@dataclass(slots=True)
+class AuthCaches:
+    """The caches of one app (one per process in production; tests run several)."""
+
+    api_keys: ApiKeyCache = field(default_factory=ApiKeyCache)
+    roles: RoleCache = field(default_factory=RoleCache)
+
+    def forget_roles(self) -> None:
+        """A role changed: cached resolutions hold permissions, so every one goes too."""
+        self.roles.clear()
+        self.api_keys.forget()
+
+
+# The caches of the app serving the current request, set by ``authenticate``: domain code
+# that revokes something (``forget_api_keys``) needs no handle on the app. Outside a
+# request (CLI, consumers) it is a process default that no app reads; the other processes
+# hear of such a change from its event.
+_ACTIVE: ContextVar[AuthCaches | None] = ContextVar("llmforge_auth_caches", default=None)
+_DETACHED = AuthCaches()
+
+
+def use_caches(caches: AuthCaches) -> None:
+    _ACTIVE.set(caches)
+
+
+def active_caches() -> AuthCaches:
+    return _ACTIVE.get() or _DETACHED
 
 
 def forget_api_keys(*, user_id: str | None = None, key_id: str | None = None) -> None:
     """Call wherever a key is revoked or its owner disabled, re-roled or re-passworded."""
-    API_KEYS.forget(user_id=user_id, key_id=key_id)
+    active_caches().api_keys.forget(user_id=user_id, key_id=key_id)
 
 
-def cached_api_key_user(token: str) -> CurrentUser | None:
+def forget_roles() -> None:
+    """Call wherever a custom role is created, changed or deleted."""
+    active_caches().forget_roles()
+
+
+def cached_api_key_user(token: str, caches: AuthCaches) -> CurrentUser | None:
     """The cached resolution of an API key, or None (not a key, not cached, stale)."""
     if not looks_like_api_key(token):
         return None
-    return API_KEYS.get(hash_api_key(token))
+    return caches.api_keys.get(hash_api_key(token))
 
 
 def actor(user: CurrentUser | None) -> str:
@@ -144,17 +190,23 @@ def unauthorized(code: str, detail: str) -> ProblemError:
     return Unauthorized(code, detail=detail, headers=dict(_BEARER_CHALLENGE))
 
 
-async def authenticate_bearer(session: AsyncSession, token: str, *, secret: str) -> CurrentUser:
+async def authenticate_bearer(
+    session: AsyncSession, token: str, *, secret: str, caches: AuthCaches | None = None
+) -> CurrentUser:
     """Resolve a Bearer credential; raise a 401 problem when it does not name a live user."""
+    caches = caches or active_caches()
     if looks_like_api_key(token):
         key_hash = hash_api_key(token)
-        cached = API_KEYS.get(key_hash)
+        cached = caches.api_keys.get(key_hash)
         if cached is not None:
             return cached
-        generation = API_KEYS.generation
+        # Read before the lookups: an invalidation of either cache while they run
+        # changes it, and then nothing read here is stored.
+        generation = caches.api_keys.generation
         owner, key = await resolve_api_key(session, token)
-        current = CurrentUser.of(owner, "api_key", key.id)
-        API_KEYS.put(key_hash, current, generation=generation, expires_at=key.expires_at)
+        permissions = await permissions_of(session, owner.role, caches.roles)
+        current = CurrentUser.of(owner, "api_key", key.id, permissions=permissions)
+        caches.api_keys.put(key_hash, current, generation=generation, expires_at=key.expires_at)
         return current
     try:
         claims = decode_access_token(token, secret=secret)
@@ -166,7 +218,8 @@ async def authenticate_bearer(session: AsyncSession, token: str, *, secret: str)
     # A password change or disabling bumps token_version: older tokens die at once.
     if user.token_version != claims.ver:
         raise unauthorized("token_revoked", "The access token was revoked; log in again.")
-    return CurrentUser.of(user, "jwt")
+    permissions = await permissions_of(session, user.role, caches.roles)
+    return CurrentUser.of(user, "jwt", permissions=permissions)
 
 
 async def resolve_api_key(session: AsyncSession, key: str) -> tuple[User, ApiKey]:

@@ -46,6 +46,13 @@ class UserRead(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
+class MeRead(UserRead, kw_only=True):
+    """The caller, with what their role lets them do (the web UI shows pages by it)."""
+
+    permissions: list[str]
+    auth_method: str
+
+
 class TokenResponse(msgspec.Struct, kw_only=True):
     """Login and refresh answer.
 

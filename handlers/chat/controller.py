@@ -9,7 +9,7 @@ from litestar.params import Parameter
 from litestar.response import ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.chat import export, messages, sessions
 from handlers.chat.framing import SSE_HEADERS
 from handlers.chat.schemas import (
@@ -27,6 +27,7 @@ from handlers.chat.stream import TurnStream
 from handlers.chat.turns import TurnPlan, plan_send
 from handlers.chat.view import load_tree
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
+from handlers.quotas import within_quota
 from runtime.db.models import ChatSession, ModelConfig, utcnow
 from runtime.llm.gateway import Gateway
 from runtime.services import Services
@@ -62,7 +63,7 @@ def turn_response(plan: TurnPlan, services: Services, gateway: Gateway) -> Serve
 class ChatSessionController(Controller):
     path = "/api/chat/sessions"
     tags = ["chat"]
-    guards = [requires_login]
+    guards = [requires(Permission.CHAT_USE)]
     dependencies = GATEWAY_DEPENDENCIES
 
     @get("/", operation_id="chatListSessions")
@@ -126,7 +127,12 @@ class ChatSessionController(Controller):
         )
         return MessageList(items=messages.listing(session_id, tree, everything=all_))
 
-    @post("/{session_id:str}/messages", operation_id="chatSendMessage", status_code=200)
+    @post(
+        "/{session_id:str}/messages",
+        operation_id="chatSendMessage",
+        status_code=200,
+        guards=[within_quota],
+    )
     async def send(
         self,
         session_id: str,

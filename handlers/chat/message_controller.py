@@ -6,12 +6,13 @@ from litestar import Controller, Response, delete, get, post
 from litestar.response import ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.chat import messages
 from handlers.chat.controller import turn_response
 from handlers.chat.schemas import Message, RatingIn, Regenerate, SendMessage
 from handlers.chat.turns import plan_edit, plan_regenerate
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
+from handlers.quotas import within_quota
 from runtime.db.models import ChatMessage
 from runtime.llm.gateway import Gateway
 from runtime.services import Services
@@ -20,10 +21,15 @@ from runtime.services import Services
 class ChatMessageController(Controller):
     path = "/api/chat/messages"
     tags = ["chat"]
-    guards = [requires_login]
+    guards = [requires(Permission.CHAT_USE)]
     dependencies = GATEWAY_DEPENDENCIES
 
-    @post("/{message_id:str}/regenerate", operation_id="chatRegenerate", status_code=200)
+    @post(
+        "/{message_id:str}/regenerate",
+        operation_id="chatRegenerate",
+        status_code=200,
+        guards=[within_quota],
+    )
     async def regenerate(
         self,
         message_id: str,
@@ -37,7 +43,12 @@ class ChatMessageController(Controller):
         plan = await plan_regenerate(services, current_user, message_id, parameters)
         return turn_response(plan, services, gateway)
 
-    @post("/{message_id:str}/edit", operation_id="chatEditMessage", status_code=200)
+    @post(
+        "/{message_id:str}/edit",
+        operation_id="chatEditMessage",
+        status_code=200,
+        guards=[within_quota],
+    )
     async def edit(
         self,
         message_id: str,

@@ -9,13 +9,14 @@ from litestar.params import Parameter
 from litestar.response import ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.compare import batches
 from handlers.compare.export import results_csv
 from handlers.compare.feed import batch_feed, until_completed
 from handlers.compare.schemas import BatchCreate, BatchPage, BatchRead
 from handlers.compare.views import batch_read
 from handlers.events_feed import InvalidPosition
+from handlers.quotas import within_quota
 from runtime.bus import EventBus
 from runtime.errors import BadRequest
 from runtime.settings import Settings
@@ -28,9 +29,9 @@ ResumeHeader = Annotated[str | None, Parameter(header="Last-Event-ID", required=
 class BatchController(Controller):
     path = "/api/compare/batches"
     tags = ["compare"]
-    guards = [requires_login]
+    guards = [requires(Permission.CHAT_USE)]
 
-    @post("/", operation_id="compareBatchesCreate", status_code=202)
+    @post("/", operation_id="compareBatchesCreate", status_code=202, guards=[within_quota])
     async def create(
         self, data: BatchCreate, db_session: AsyncSession, current_user: CurrentUser
     ) -> BatchRead:

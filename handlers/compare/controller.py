@@ -9,7 +9,7 @@ from litestar.params import Parameter
 from litestar.response import ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.compare import runs, votes
 from handlers.compare.fanout import CompareStream, RunSpec
 from handlers.compare.leaderboard import leaderboard
@@ -24,6 +24,7 @@ from handlers.compare.schemas import (
 from handlers.compare.targets import resolve_models
 from handlers.compare.views import run_read, vote_read
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
+from handlers.quotas import within_quota
 from runtime.bus import EventBus
 from runtime.db.models import new_id
 from runtime.llm.gateway import Gateway
@@ -37,10 +38,10 @@ Offset = Annotated[int, Parameter(ge=0)]
 class CompareController(Controller):
     path = "/api/compare"
     tags = ["compare"]
-    guards = [requires_login]
+    guards = [requires(Permission.CHAT_USE)]
     dependencies = GATEWAY_DEPENDENCIES
 
-    @post("/", operation_id="compareRun", status_code=200)
+    @post("/", operation_id="compareRun", status_code=200, guards=[within_quota])
     async def compare(
         self,
         data: CompareRequest,

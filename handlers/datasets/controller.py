@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.datasets import service
 from handlers.datasets.schemas import Dataset, DatasetPage, DatasetPreview, PreviewRecord
 from handlers.datasets.upload import receive
@@ -39,7 +39,7 @@ def dataset_out(row: DatasetRow) -> Dataset:
 class DatasetController(Controller):
     path = "/api/datasets"
     tags = ["datasets"]
-    guards = [requires_login]
+    guards = [requires(Permission.DATASETS_MANAGE)]
 
     @post(
         "/",

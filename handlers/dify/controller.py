@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, post
+from litestar import Controller, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth.principal import resolve_api_key
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.dify.conditions import UnsupportedCondition, to_filter
 from handlers.dify.errors import (
     AUTH_FAILED,
@@ -27,7 +29,7 @@ from handlers.dify.errors import (
 from handlers.dify.schemas import Record, RetrievalRequest, RetrievalResponse
 from handlers.knowledge.deps import KNOWLEDGE_DEPENDENCIES
 from handlers.knowledge.retrieval import search_bases
-from runtime.db.models import KnowledgeBase, User
+from runtime.db.models import KnowledgeBase
 from runtime.embeddings import EmbeddingError, EmbeddingModels
 from runtime.errors import ProblemError
 from runtime.llm.metering import Caller
@@ -35,9 +37,12 @@ from runtime.security import looks_like_api_key
 from runtime.vectors import VectorStore
 
 
-async def _caller(request: Request[Any, Any, Any], session: AsyncSession) -> tuple[User, str]:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+async def _dify_credentials(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Dify's header rules first (1001), and personal API keys only (1002)."""
+    header = connection.headers.get("authorization", "")
+    scheme, _sep, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
         raise DifyProblem(
@@ -49,11 +54,11 @@ async def _caller(request: Request[Any, Any, Any], session: AsyncSession) -> tup
         raise DifyProblem(
             403, AUTH_FAILED, "Authorization failed: use a personal API key (lf_...)."
         )
-    try:
-        user, key = await resolve_api_key(session, token)
-    except ProblemError as exc:
-        raise DifyProblem(403, AUTH_FAILED, f"Authorization failed: {exc.detail}") from exc
-    return user, key.id
+
+
+def _auth_failed(problem: ProblemError) -> DifyProblem:
+    # Unknown, revoked or expired key, disabled owner, or a role without knowledge.manage.
+    return DifyProblem(403, AUTH_FAILED, f"Authorization failed: {problem.detail or problem.title}")
 
 
 class DifyController(Controller):
@@ -61,18 +66,19 @@ class DifyController(Controller):
     tags = ["dify"]
     dependencies = KNOWLEDGE_DEPENDENCIES
     exception_handlers = DIFY_EXCEPTION_HANDLERS
+    guards = [_dify_credentials, requires(Permission.KNOWLEDGE_MANAGE, denied=_auth_failed)]
 
     @post("/retrieval", operation_id="difyRetrieval", status_code=200, security=[{"bearer": []}])
     async def retrieval(
         self,
-        request: Request[Any, Any, Any],
         data: RetrievalRequest,
         db_session: AsyncSession,
+        current_user: CurrentUser,
         embeddings: EmbeddingModels,
         vectors: VectorStore,
     ) -> RetrievalResponse:
         """Dify's External Knowledge API: ``{records: [{content, score, title, metadata}]}``."""
-        user, key_id = await _caller(request, db_session)
+        user, key_id = current_user, current_user.api_key_id
         kb = await db_session.scalar(
             select(KnowledgeBase).where(
                 KnowledgeBase.id == data.knowledge_id,

@@ -10,7 +10,7 @@ from litestar.response import ServerSentEvent
 
 from events import Event
 from events.streams import SUBJECT_ROOT
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.events_feed.position import InvalidPosition, decode_position
 from handlers.events_feed.stream import EventFeed
 from handlers.events_feed.visibility import can_see
@@ -43,7 +43,7 @@ def subjects_for(filters: list[str]) -> list[str]:
 class EventFeedController(Controller):
     path = "/api/events"
     tags = ["events"]
-    guards = [requires_login]
+    guards = [requires(Permission.EVENTS_READ)]
 
     @get("/", operation_id="eventsFeed")
     async def feed(

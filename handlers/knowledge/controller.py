@@ -8,7 +8,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.knowledge import service
 from handlers.knowledge.deps import KNOWLEDGE_DEPENDENCIES
 from handlers.knowledge.retrieval import search_bases
@@ -38,7 +38,7 @@ def embedding_failed(exc: EmbeddingError) -> ProblemError:
 class KnowledgeBaseController(Controller):
     path = "/api/knowledge-bases"
     tags = ["knowledge"]
-    guards = [requires_login]
+    guards = [requires(Permission.KNOWLEDGE_MANAGE)]
     dependencies = KNOWLEDGE_DEPENDENCIES
 
     @get("/", operation_id="knowledgeBasesList")

@@ -10,7 +10,7 @@ from litestar.response import ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events import Event
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.events_feed.position import InvalidPosition, decode_position
 from handlers.events_feed.stream import EventFeed
 from handlers.knowledge import documents
@@ -32,7 +32,7 @@ KNOWLEDGE_STREAM = "LLMFORGE_KNOWLEDGE"
 class DocumentController(Controller):
     path = "/api/knowledge-bases/{kb_id:str}/documents"
     tags = ["knowledge"]
-    guards = [requires_login]
+    guards = [requires(Permission.KNOWLEDGE_MANAGE)]
     dependencies = KNOWLEDGE_DEPENDENCIES
 
     # The body limit is the upload limit, enforced while streaming, not the API's.

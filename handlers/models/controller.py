@@ -9,7 +9,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_admin, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.models import service
 from handlers.models.schemas import (
     Capabilities,
@@ -46,13 +46,17 @@ def model_config_read(m: ModelConfig) -> ModelConfigRead:
     )
 
 
+# Chat users pick models from the list; changing configs belongs with the providers.
+_USE = requires(Permission.CHAT_USE)
+_MANAGE = requires(Permission.PROVIDERS_MANAGE)
+
+
 class ModelConfigController(Controller):
     path = "/api/models"
     tags = ["models"]
-    guards = [requires_login]
     dependencies = GATEWAY_DEPENDENCIES
 
-    @get("/", operation_id="listModelConfigs")
+    @get("/", operation_id="listModelConfigs", guards=[_USE])
     async def list_configs(
         self,
         db_session: AsyncSession,
@@ -71,14 +75,14 @@ class ModelConfigController(Controller):
         items = [model_config_read(m) for m in rows]
         return ModelConfigPage(items=items, total=total, limit=limit, offset=offset)
 
-    @get("/{config_id:str}", operation_id="getModelConfig")
+    @get("/{config_id:str}", operation_id="getModelConfig", guards=[_USE])
     async def get_config(
         self, config_id: str, db_session: AsyncSession, current_user: CurrentUser
     ) -> ModelConfigRead:
         row = await service.get_config(db_session, config_id, everything=current_user.is_admin)
         return model_config_read(row)
 
-    @post("/", operation_id="createModelConfig", guards=[requires_admin])
+    @post("/", operation_id="createModelConfig", guards=[_MANAGE])
     async def create_config(
         self,
         data: ModelConfigCreate,
@@ -90,7 +94,7 @@ class ModelConfigController(Controller):
         gateway.resolver.invalidate()
         return model_config_read(row)
 
-    @patch("/{config_id:str}", operation_id="updateModelConfig", guards=[requires_admin])
+    @patch("/{config_id:str}", operation_id="updateModelConfig", guards=[_MANAGE])
     async def update_config(
         self,
         config_id: str,
@@ -103,7 +107,7 @@ class ModelConfigController(Controller):
         gateway.resolver.invalidate()
         return model_config_read(row)
 
-    @delete("/{config_id:str}", operation_id="deleteModelConfig", guards=[requires_admin])
+    @delete("/{config_id:str}", operation_id="deleteModelConfig", guards=[_MANAGE])
     async def delete_config(
         self,
         config_id: str,

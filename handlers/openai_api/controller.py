@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.models.service import servable_configs
 from handlers.openai_api.convert import (
     chat_completion,
@@ -29,6 +29,7 @@ from handlers.openai_api.schemas import (
     ModelObject,
 )
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
+from handlers.quotas import within_quota
 from runtime.llm.gateway import Gateway
 from runtime.llm.metering import Caller
 
@@ -42,7 +43,7 @@ def caller_of(user: CurrentUser) -> Caller:
 class OpenAIController(Controller):
     path = "/v1"
     tags = ["openai-compatible"]
-    guards = [requires_login]
+    guards = [requires(Permission.CHAT_USE)]
     dependencies = GATEWAY_DEPENDENCIES
     # OpenAI SDKs parse {"error": {...}}, not problem details.
     exception_handlers = OPENAI_EXCEPTION_HANDLERS
@@ -56,7 +57,12 @@ class OpenAIController(Controller):
         ]
         return ModelListOut(data=data)
 
-    @post("/chat/completions", operation_id="v1ChatCompletions", status_code=200)
+    @post(
+        "/chat/completions",
+        operation_id="v1ChatCompletions",
+        status_code=200,
+        guards=[within_quota],
+    )
     async def chat_completions(
         self, data: ChatCompletionRequest, gateway: Gateway, current_user: CurrentUser
     ) -> Response[Any]:
@@ -80,7 +86,7 @@ class OpenAIController(Controller):
             headers=SSE_HEADERS,
         )
 
-    @post("/embeddings", operation_id="v1Embeddings", status_code=200)
+    @post("/embeddings", operation_id="v1Embeddings", status_code=200, guards=[within_quota])
     async def embeddings(
         self, data: EmbeddingRequest, gateway: Gateway, current_user: CurrentUser
     ) -> Response[EmbeddingList]:

@@ -33,9 +33,14 @@ _TYPES = {
     401: "invalid_request_error",
     403: "permission_error",
     404: "invalid_request_error",
+    402: "insufficient_quota",
     413: "invalid_request_error",
     429: "rate_limit_error",
 }
+
+# Problem codes renamed to the codes OpenAI's own API sends in the same situation, so
+# SDKs and tools that branch on them (retry on rate limits, stop on quota) keep working.
+_OPENAI_CODES = {"rate_limited": "rate_limit_exceeded", "budget_exceeded": "insufficient_quota"}
 
 # An upstream failure as the /v1 caller sees it. The platform's own provider key being
 # refused is not the caller's fault: 502, not 401.
@@ -75,7 +80,8 @@ def provider_error_response(exc: ProviderError) -> Response[ErrorBody]:
 
 def _problem(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     assert isinstance(exc, ProblemError)
-    return openai_error(exc.status, exc.detail or exc.title, exc.code, headers=exc.headers)
+    code = _OPENAI_CODES.get(exc.code, exc.code)
+    return openai_error(exc.status, exc.detail or exc.title, code, headers=exc.headers)
 
 
 def _model_not_found(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

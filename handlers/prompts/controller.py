@@ -9,7 +9,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.prompts import service
 from handlers.prompts.schemas import (
     RenderRequest,
@@ -63,12 +63,16 @@ def version_out(row: PromptTemplateVersion) -> TemplateVersion:
     )
 
 
+# Reading and rendering is part of chatting; changing templates is its own permission.
+_USE = requires(Permission.CHAT_USE)
+_MANAGE = requires(Permission.PROMPTS_MANAGE)
+
+
 class PromptController(Controller):
     path = "/api/prompts"
     tags = ["prompts"]
-    guards = [requires_login]
 
-    @get("/", operation_id="promptsList")
+    @get("/", operation_id="promptsList", guards=[_USE])
     async def list_templates(
         self,
         db_session: AsyncSession,
@@ -93,19 +97,19 @@ class PromptController(Controller):
         items = [template_out(r) for r in rows]
         return TemplatePage(items=items, total=total, limit=limit, offset=offset)
 
-    @post("/", operation_id="promptsCreate", status_code=201)
+    @post("/", operation_id="promptsCreate", status_code=201, guards=[_MANAGE])
     async def create(
         self, data: TemplateCreate, db_session: AsyncSession, current_user: CurrentUser
     ) -> Template:
         return template_out(await service.create(db_session, current_user, data))
 
-    @get("/{template_id:str}", operation_id="promptsGet")
+    @get("/{template_id:str}", operation_id="promptsGet", guards=[_USE])
     async def get_one(
         self, template_id: str, db_session: AsyncSession, current_user: CurrentUser
     ) -> Template:
         return template_out(await service.get(db_session, current_user, template_id))
 
-    @patch("/{template_id:str}", operation_id="promptsUpdate")
+    @patch("/{template_id:str}", operation_id="promptsUpdate", guards=[_MANAGE])
     async def update(
         self,
         template_id: str,
@@ -116,26 +120,30 @@ class PromptController(Controller):
         row = await service.update(db_session, current_user, template_id, data)
         return template_out(row)
 
-    @delete("/{template_id:str}", operation_id="promptsDelete", status_code=204)
+    @delete("/{template_id:str}", operation_id="promptsDelete", status_code=204, guards=[_MANAGE])
     async def remove(
         self, template_id: str, db_session: AsyncSession, current_user: CurrentUser
     ) -> None:
         await service.delete(db_session, current_user, template_id)
 
-    @get("/{template_id:str}/versions", operation_id="promptsListVersions")
+    @get("/{template_id:str}/versions", operation_id="promptsListVersions", guards=[_USE])
     async def list_versions(
         self, template_id: str, db_session: AsyncSession, current_user: CurrentUser
     ) -> VersionList:
         rows = await service.versions(db_session, current_user, template_id)
         return VersionList(items=[version_out(r) for r in rows])
 
-    @get("/{template_id:str}/versions/{number:int}", operation_id="promptsGetVersion")
+    @get(
+        "/{template_id:str}/versions/{number:int}",
+        operation_id="promptsGetVersion",
+        guards=[_USE],
+    )
     async def get_version(
         self, template_id: str, number: int, db_session: AsyncSession, current_user: CurrentUser
     ) -> TemplateVersion:
         return version_out(await service.version(db_session, current_user, template_id, number))
 
-    @get("/{template_id:str}/diff", operation_id="promptsDiffVersions")
+    @get("/{template_id:str}/diff", operation_id="promptsDiffVersions", guards=[_USE])
     async def diff(
         self,
         template_id: str,
@@ -155,6 +163,7 @@ class PromptController(Controller):
         "/{template_id:str}/versions/{number:int}/restore",
         operation_id="promptsRestoreVersion",
         status_code=200,
+        guards=[_MANAGE],
     )
     async def restore(
         self, template_id: str, number: int, db_session: AsyncSession, current_user: CurrentUser
@@ -162,7 +171,7 @@ class PromptController(Controller):
         row = await service.restore(db_session, current_user, template_id, number)
         return template_out(row)
 
-    @post("/{template_id:str}/render", operation_id="promptsRender", status_code=200)
+    @post("/{template_id:str}/render", operation_id="promptsRender", status_code=200, guards=[_USE])
     async def render(
         self,
         template_id: str,

@@ -9,7 +9,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_admin, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.providers import service, upstream
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
 from handlers.providers.schemas import (
@@ -60,7 +60,7 @@ class PresetController(Controller):
     # Its own controller: guards add up across layers, and presets are for every user.
     path = "/api/providers/presets"
     tags = ["providers"]
-    guards = [requires_login]
+    guards = [requires(Permission.CHAT_USE)]
 
     @get("/", operation_id="listProviderPresets")
     async def presets(self) -> list[Preset]:
@@ -70,7 +70,7 @@ class PresetController(Controller):
 class ProviderController(Controller):
     path = "/api/providers"
     tags = ["providers"]
-    guards = [requires_admin]
+    guards = [requires(Permission.PROVIDERS_MANAGE)]
     dependencies = GATEWAY_DEPENDENCIES
 
     @get("/", operation_id="listProviders")

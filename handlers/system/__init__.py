@@ -1,5 +1,6 @@
-"""System routes: health probes and the event contract."""
+"""System routes: health probes, the event contract and the Prometheus metrics."""
 
 from handlers.system.controller import SystemController
+from handlers.system.metrics import metrics
 
-__all__ = ["SystemController"]
+__all__ = ["SystemController", "metrics"]

@@ -20,17 +20,17 @@ class Liveness(msgspec.Struct, kw_only=True):
 class SystemController(Controller):
     tags = ["system"]
 
-    @get("/health/live", operation_id="healthLive", exclude_from_auth=True)
+    @get("/health/live", operation_id="healthLive", opt={"public": True})
     async def live(self) -> Liveness:
         return Liveness()
 
-    @get("/health/ready", operation_id="healthReady", exclude_from_auth=True)
+    @get("/health/ready", operation_id="healthReady", opt={"public": True})
     async def ready(self, services: Services) -> Response[Readiness]:
         result = await readiness(services)
         status = HTTP_200_OK if result.status == "ready" else HTTP_503_SERVICE_UNAVAILABLE
         return Response(result, status_code=status)
 
-    @get("/asyncapi.json", operation_id="asyncapiDocument", exclude_from_auth=True)
+    @get("/asyncapi.json", operation_id="asyncapiDocument", opt={"public": True})
     async def asyncapi(self) -> dict[str, Any]:
         return _ASYNCAPI
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events import Event
 from events.training import job_subjects
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.events_feed.position import InvalidPosition, decode_position
 from handlers.events_feed.stream import EventFeed
 from handlers.events_feed.visibility import can_see
@@ -61,7 +61,7 @@ def job_out(job: TrainingJob, warnings: list[str] | None = None) -> Job:
 class TrainingJobController(Controller):
     path = "/api/training/jobs"
     tags = ["training"]
-    guards = [requires_login]
+    guards = [requires(Permission.TRAINING_RUN)]
 
     @post("/", operation_id="trainingJobsCreate", status_code=202)
     async def create(

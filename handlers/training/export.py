@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events import Event
 from events.providers import ModelConfigCreated, ModelConfigData
 from events.training import ExportCompleted, ExportRequested, ExportRequestedData
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.training.serving import model_paths, servable_config
 from runtime.db.models import ModelConfig, new_id
 from runtime.errors import Conflict, Unprocessable
@@ -29,7 +29,7 @@ class Export(msgspec.Struct, kw_only=True):
 class ExportController(Controller):
     path = "/api/models/{config_id:str}/export"
     tags = ["models"]
-    guards = [requires_login]
+    guards = [requires(Permission.TRAINING_RUN)]
 
     @post("/", operation_id="modelsExport", status_code=202)
     async def export(

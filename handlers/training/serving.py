@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.training import ServerData, ServerRequested, ServerRequestedData, ServerStopRequested
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from runtime.db.models import ModelConfig, TrainingJob, new_id
 from runtime.db.models import ModelServer as ServerRow
 from runtime.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -92,7 +92,7 @@ def model_paths(config: ModelConfig) -> tuple[str, str | None, str, str]:
 class ServingController(Controller):
     path = "/api/models/{config_id:str}/serve"
     tags = ["models"]
-    guards = [requires_login]
+    guards = [requires(Permission.TRAINING_RUN)]
 
     @post("/", operation_id="modelsServe", status_code=202)
     async def start(

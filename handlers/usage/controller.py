@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from litestar import Controller, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import requires_admin
+from handlers.auth import Permission, requires
 from handlers.usage import service
 from handlers.usage.schemas import UsageSummary
 from runtime.db.models import utcnow
@@ -19,7 +19,7 @@ DEFAULT_RANGE = timedelta(days=30)
 class UsageController(Controller):
     path = "/api/usage"
     tags = ["usage"]
-    guards = [requires_admin]
+    guards = [requires(Permission.USAGE_READ)]
 
     @get("/summary", operation_id="usageSummary")
     async def usage_summary(

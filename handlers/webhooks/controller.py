@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.auth import CurrentUser, requires_login
+from handlers.auth import CurrentUser, Permission, requires
 from handlers.deps import services_of
 from handlers.webhooks import deliveries, service
 from handlers.webhooks.schemas import (
@@ -41,7 +41,7 @@ def provide_keyring(state: State) -> Keyring:
 class WebhookController(Controller):
     path = "/api/webhooks"
     tags = ["webhooks"]
-    guards = [requires_login]
+    guards = [requires(Permission.WEBHOOKS_MANAGE)]
     dependencies = {"keyring": Provide(provide_keyring, sync_to_thread=False)}
 
     @get("/", operation_id="webhooksList")

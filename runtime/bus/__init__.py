@@ -1,6 +1,7 @@
 """The event bus: NATS connection, stream provisioning, publishing and the function host."""
 
 from runtime.bus.bindings import Binding, plan_bindings
+from runtime.bus.broadcast import Broadcast
 from runtime.bus.connection import EventBus, Readiness
 from runtime.bus.consumer import BatchHandler, Consumer, EventHandler
 from runtime.bus.errors import BusError, BusUnavailable, PublishRejected
@@ -12,6 +13,7 @@ __all__ = [
     "Action",
     "BatchHandler",
     "Binding",
+    "Broadcast",
     "BusError",
     "BusUnavailable",
     "Consumer",

@@ -48,6 +48,12 @@ class Dispatcher:
         self._held = held
 
     async def process(self, batch: list[Delivery]) -> None:
+        # Every line logged while these deliveries are handled names the consumer, the
+        # dead-letter paths below included; each event's id and type are bound per event.
+        with bound_contextvars(consumer=self._durable):
+            await self._process(batch)
+
+    async def _process(self, batch: list[Delivery]) -> None:
         policy = self._consumer.policy
         ready: list[tuple[Delivery, Event]] = []
         for delivery in batch:
@@ -87,11 +93,17 @@ class Dispatcher:
         await self.settle(delivery, Action.ACK)
 
     async def _run_batch(self, ready: list[tuple[Delivery, Event]]) -> None:
+        context: dict[str, object]
         if len(ready) == 1:
             delivery, event = ready[0]
             context = {"event_id": event.id, "event_type": event.type}
         else:
-            context = {"batch_size": str(len(ready))}
+            # No single event id is true of a batch: name them all.
+            context = {
+                "batch_size": str(len(ready)),
+                "event_ids": [event.id for _, event in ready],
+                "event_types": sorted({event.type for _, event in ready}),
+            }
         handler = cast("BatchHandler", self._consumer.handler)
         with bound_contextvars(consumer=self._durable, **context):
             try:

@@ -8,6 +8,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events import Event
+from events.llm import LlmCallCompleted
+from runtime.observability import observe_llm_call
 from runtime.outbox import Publisher, emit
 
 log = structlog.get_logger(__name__)
@@ -30,6 +32,10 @@ class CallRecorder:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def record(self, event: Event) -> None:
+        if isinstance(event, LlmCallCompleted):
+            # Here rather than in the usage consumer: every API replica exports its own
+            # calls, counted once, whichever worker later projects them.
+            observe_llm_call(event.data)
         task = asyncio.get_running_loop().create_task(self._publish(event), name="llm-call-event")
         # The loop keeps only weak references to tasks: hold one until it is done.
         self._tasks.add(task)

@@ -1,4 +1,7 @@
-"""Login rate limit shared by every replica, kept in a JetStream Key-Value bucket."""
+"""Fixed-window counters shared by every replica, kept in JetStream Key-Value buckets.
+
+The login limiter and the request quotas both count with ``FixedWindowCounter``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import asyncio
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -20,6 +23,133 @@ log = structlog.get_logger(__name__)
 BUCKET = "llmforge_login_attempts"
 # Optimistic-concurrency retries when many replicas bump the same counter at once.
 _MAX_CAS_RETRIES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One fixed window, ``[index * seconds, (index + 1) * seconds)``, seen at ``now``."""
+
+    index: int
+    seconds: int
+    now: float
+
+    @classmethod
+    def at(cls, now: float, seconds: int) -> Window:
+        return cls(index=int(now // seconds), seconds=seconds, now=now)
+
+    @property
+    def start(self) -> float:
+        return float(self.index * self.seconds)
+
+    @property
+    def end(self) -> float:
+        return float((self.index + 1) * self.seconds)
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until the next window opens; at least 1 (``Retry-After`` is > 0)."""
+        return max(1, math.ceil(self.end - self.now))
+
+
+class SharedBucket:
+    """A KV bucket created on first use; two replicas racing to create it is harmless."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        name: str,
+        *,
+        description: str,
+        ttl_seconds: float,
+        storage: StorageType = StorageType.MEMORY,
+    ) -> None:
+        self._js = js
+        self.name = name
+        self._config = KeyValueConfig(
+            bucket=name, description=description, history=1, ttl=ttl_seconds, storage=storage
+        )
+        self._kv: KeyValue | None = None
+
+    async def kv(self) -> KeyValue:
+        if self._kv is None:
+            try:
+                self._kv = await self._js.key_value(self.name)
+            except BucketNotFoundError:
+                # Creating an identical stream twice is idempotent.
+                self._kv = await self._js.create_key_value(self._config)
+        return self._kv
+
+    async def increment(self, key: str) -> int | None:
+        """Add one to the counter at ``key``; None when contention never let a write through.
+
+        Compare-and-set on the key's revision, so concurrent hits on different replicas
+        are all counted.
+        """
+        kv = await self.kv()
+        for _ in range(_MAX_CAS_RETRIES):
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:
+                try:
+                    await kv.create(key, b"1")
+                except KeyWrongLastSequenceError:
+                    continue
+                return 1
+            count = int(entry.value or b"0") + 1
+            try:
+                await kv.update(key, str(count).encode(), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue
+            return count
+        return None
+
+    async def mark_once(self, key: str) -> bool:
+        """True for the one caller, across replicas, that first marks ``key``."""
+        kv = await self.kv()
+        try:
+            await kv.create(key, b"1")
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+
+class FixedWindowCounter:
+    """Counters per name and fixed window, in a bucket whose max age drops old windows.
+
+    Each window is its own key (``<name>.<window index>``), so nothing ever resets a
+    counter: the next window simply starts at a new key.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        bucket: str,
+        window_seconds: int,
+        description: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.window_seconds = window_seconds
+        self.clock = clock
+        # Counters are worth losing on a broker restart, not a disk write.
+        self.bucket = SharedBucket(
+            js, bucket, description=description, ttl_seconds=float(2 * window_seconds)
+        )
+
+    def window(self) -> Window:
+        return Window.at(self.clock(), self.window_seconds)
+
+    async def hit(self, names: Sequence[str], window: Window) -> list[int | None]:
+        """Count one hit on each name in ``window``; its new count, None if contended."""
+        return list(
+            await asyncio.gather(
+                *(self.bucket.increment(f"{name}.{window.index}") for name in names)
+            )
+        )
+
+    async def mark_once(self, name: str, window: Window) -> bool:
+        """True the first time ``name`` is marked in ``window`` (e.g. to notify once)."""
+        return await self.bucket.mark_once(f"{name}.{window.index}")
 
 
 class RateLimited(Exception):
@@ -39,11 +169,9 @@ class LoginLimits:
 class LoginRateLimiter:
     """Fixed-window counters per e-mail and per client IP.
 
-    Replicas share nothing in memory, so the counters live in a KV bucket: each window is
-    its own key (``email.<hash>.<window>``) and the bucket's max age drops old windows.
-    Counting uses compare-and-set on the key's revision, so concurrent attempts on
-    different replicas are all counted. E-mails and IPs are hashed: the bucket holds no
-    personal data and IPv6 colons never meet the key alphabet.
+    Replicas share nothing in memory, so the counters live in a KV bucket. E-mails and
+    IPs are hashed: the bucket holds no personal data and IPv6 colons never meet the key
+    alphabet.
     """
 
     def __init__(
@@ -54,24 +182,24 @@ class LoginRateLimiter:
         clock: Callable[[], float] = time.time,
         bucket: str = BUCKET,
     ) -> None:
-        self._js = js
         self.limits = limits
-        self._clock = clock
-        self._bucket_name = bucket
-        self._kv: KeyValue | None = None
+        self._counter = FixedWindowCounter(
+            js,
+            bucket=bucket,
+            window_seconds=limits.window_seconds,
+            description="login attempt counters (fixed windows)",
+            clock=clock,
+        )
 
     async def hit(self, email: str, client_ip: str | None) -> None:
         """Count one attempt; raise RateLimited when either counter is over its limit."""
-        now = self._clock()
-        window = int(now // self.limits.window_seconds)
-        retry_after = max(1, math.ceil((window + 1) * self.limits.window_seconds - now))
+        window = self._counter.window()
         checks = [("email", _digest(email.strip().lower()), self.limits.per_email)]
         if client_ip:
             checks.append(("ip", _digest(client_ip), self.limits.per_ip))
         try:
-            kv = await self._bucket()
-            counts = await asyncio.gather(
-                *(self._increment(kv, f"{scope}.{digest}.{window}") for scope, digest, _ in checks)
+            counts = await self._counter.hit(
+                [f"{scope}.{digest}" for scope, digest, _ in checks], window
             )
         except Exception as exc:
             # Fail open: a broker outage must not lock every user out, and argon2's cost
@@ -79,45 +207,9 @@ class LoginRateLimiter:
             log.warning("login_rate_limit_unavailable", error=type(exc).__name__)
             return
         for (scope, _, limit), count in zip(checks, counts, strict=True):
-            if count > limit:
-                raise RateLimited(scope, retry_after)
-
-    async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            try:
-                self._kv = await self._js.key_value(self._bucket_name)
-            except BucketNotFoundError:
-                # Two replicas may race here; creating an identical stream is idempotent.
-                self._kv = await self._js.create_key_value(
-                    KeyValueConfig(
-                        bucket=self._bucket_name,
-                        description="login attempt counters (fixed windows)",
-                        history=1,
-                        ttl=float(2 * self.limits.window_seconds),
-                        # Counters are worth losing on a broker restart, not a disk write.
-                        storage=StorageType.MEMORY,
-                    )
-                )
-        return self._kv
-
-    async def _increment(self, kv: KeyValue, key: str) -> int:
-        for _ in range(_MAX_CAS_RETRIES):
-            try:
-                entry = await kv.get(key)
-            except KeyNotFoundError:
-                try:
-                    await kv.create(key, b"1")
-                except KeyWrongLastSequenceError:
-                    continue
-                return 1
-            count = int(entry.value or b"0") + 1
-            try:
-                await kv.update(key, str(count).encode(), last=entry.revision)
-            except KeyWrongLastSequenceError:
-                continue
-            return count
-        # Constant contention on one key is itself a sign of an attack.
-        return self.limits.per_email + self.limits.per_ip + 1
+            # Constant contention on one key is itself a sign of an attack.
+            if count is None or count > limit:
+                raise RateLimited(scope, window.retry_after)
 
 
 def _digest(value: str) -> str:

@@ -1,4 +1,4 @@
-"""Admin routes over real HTTP: guarded, effective at once, and fed by the audit consumer."""
+"""Admin routes over real HTTP: guarded and effective at once (audit log: test_audit_api)."""
 
 from __future__ import annotations
 
@@ -47,14 +47,18 @@ async def test_a_user_cannot_reach_admin_routes(
     headers = await _token(client, "user@example.com")
     for method, path in [
         ("GET", "/api/admin/users"),
+        ("POST", "/api/admin/users"),
         ("PATCH", "/api/admin/users/x"),
-        ("GET", "/api/admin/audit"),
+        ("POST", "/api/admin/users/x/reset-password"),
+        ("GET", "/api/admin/roles"),
+        ("POST", "/api/admin/roles"),
+        ("GET", "/api/admin/permissions"),
     ]:
         anonymous = await client.request(method, path, json={})
         assert anonymous.status_code == 401, path
         forbidden = await client.request(method, path, headers=headers, json={})
         assert forbidden.status_code == 403, path
-        assert forbidden.json()["code"] == "admin_required"
+        assert forbidden.json()["code"] == "permission_required"
 
 
 async def test_admin_lists_and_searches_users(
@@ -106,33 +110,3 @@ async def test_admin_cannot_demote_or_disable_themselves(
     assert unknown.status_code == 404
     invalid = await client.patch(f"/api/admin/users/{me}", headers=headers, json={"role": "god"})
     assert invalid.status_code == 400
-
-
-async def test_every_event_reaches_the_audit_log_once(
-    platform: Platform, client: httpx.AsyncClient
-) -> None:
-    await _make_user(platform, "root@example.com", "admin")
-    headers = await _token(client, "root@example.com")
-    registered = await client.post(
-        "/api/auth/register", json={"email": "new@example.com", "password": PASSWORD}
-    )
-    new_id = registered.json()["id"]
-    await client.patch(f"/api/admin/users/{new_id}", headers=headers, json={"role": "admin"})
-
-    async def audit_has_update() -> list[dict[str, Any]]:
-        page = (await client.get(f"/api/admin/audit?subject={new_id}", headers=headers)).json()
-        types = [e["type"] for e in page["items"]]
-        return page["items"] if "llmforge.auth.user.updated.v1" in types else []
-
-    entries = await _eventually(audit_has_update)
-    types = sorted(e["type"] for e in entries)
-    assert types == ["llmforge.auth.user.registered.v1", "llmforge.auth.user.updated.v1"]
-    update = next(e for e in entries if e["type"].endswith("updated.v1"))
-    assert update["data"]["changed"] == ["role"]
-    assert update["actor"] != new_id
-
-    filtered = (
-        await client.get("/api/admin/audit?type=llmforge.auth.login.", headers=headers)
-    ).json()
-    assert filtered["total"] >= 1
-    assert all(e["type"].startswith("llmforge.auth.login.") for e in filtered["items"])

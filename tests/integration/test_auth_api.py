@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from litestar import get
 
-from handlers.auth import CurrentUser, create_user, requires_admin
+from handlers.auth import CurrentUser, Permission, create_user, requires
 from runtime.platform import Platform
 from runtime.security import issue_access_token
 from tests.fixtures.app import TEST_SECRET, PlatformFactory
@@ -67,7 +67,12 @@ async def test_register_login_me(client: httpx.AsyncClient) -> None:
 
     me = await client.get("/api/auth/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200
-    assert me.json() == user
+    mine = me.json()
+    assert mine.pop("auth_method") == "jwt"
+    # What the built-in user role grants: the web UI shows its pages by this list.
+    assert "chat.use" in mine["permissions"]
+    assert "users.manage" not in mine.pop("permissions")
+    assert mine == user
 
 
 async def test_register_conflict_and_validation(client: httpx.AsyncClient) -> None:
@@ -240,9 +245,10 @@ async def test_api_keys_authenticate_show_once_and_revoke(client: httpx.AsyncCli
 
 
 async def test_api_key_resolution_is_cached_and_dropped_on_revoke(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    platform: Platform, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from handlers.auth import principal
+    from handlers.auth.deps import caches_of
 
     await register(client)
     headers = bearer((await login(client)).json()["access_token"])
@@ -259,7 +265,8 @@ async def test_api_key_resolution_is_cached_and_dropped_on_revoke(
     for _ in range(3):
         assert (await client.get("/api/auth/me", headers=bearer(key["key"]))).status_code == 200
     assert lookups == 1
-    assert key["key"] not in repr(principal.API_KEYS._entries)
+    assert platform.app is not None
+    assert key["key"] not in repr(caches_of(platform.app.state).api_keys._entries)
 
     revoked = await client.delete(f"/api/auth/api-keys/{key['id']}", headers=headers)
     assert revoked.status_code == 204
@@ -352,7 +359,11 @@ def test_refresh_cookie_follows_cookie_secure() -> None:
 # --- guards on a route family of their own ---------------------------------------------
 
 
-@get("/api/test-admin-only", guards=[requires_admin], operation_id="testAdminOnly")
+@get(
+    "/api/test-admin-only",
+    guards=[requires(Permission.USERS_MANAGE)],
+    operation_id="testAdminOnly",
+)
 async def admin_only(current_user: CurrentUser) -> dict[str, str]:
     return {"admin": current_user.id}
 
@@ -391,7 +402,7 @@ async def test_user_cannot_reach_admin_routes(
     assert anonymous.status_code == 401
     user_token = (await login(admin_client)).json()["access_token"]
     as_user = await admin_client.get("/api/test-admin-only", headers=bearer(user_token))
-    assert (as_user.status_code, as_user.json()["code"]) == (403, "admin_required")
+    assert (as_user.status_code, as_user.json()["code"]) == (403, "permission_required")
     admin_token = (await login(admin_client, "root@example.com")).json()["access_token"]
     as_admin = await admin_client.get("/api/test-admin-only", headers=bearer(admin_token))
     assert as_admin.status_code == 200

@@ -1,7 +1,7 @@
 """SQLAlchemy models for the whole domain; later features add columns, not tables."""
 
 from runtime.db.models.audit import AuditLog
-from runtime.db.models.auth import ApiKey, RefreshToken, User
+from runtime.db.models.auth import ApiKey, RefreshToken, Role, User
 from runtime.db.models.base import Base, new_id, utcnow
 from runtime.db.models.chat import ChatMessage, ChatSession
 from runtime.db.models.compare import (
@@ -15,6 +15,7 @@ from runtime.db.models.knowledge import Document, KnowledgeBase
 from runtime.db.models.outbox import OutboxEvent
 from runtime.db.models.prompts import PromptTemplate, PromptTemplateVersion
 from runtime.db.models.providers import ModelConfig, Provider
+from runtime.db.models.quotas import Quota
 from runtime.db.models.training import Dataset, ModelServer, TrainingJob, TrainingMetric
 from runtime.db.models.webhooks import Webhook, WebhookDelivery
 
@@ -38,7 +39,9 @@ __all__ = [
     "PromptTemplate",
     "PromptTemplateVersion",
     "Provider",
+    "Quota",
     "RefreshToken",
+    "Role",
     "TrainingJob",
     "TrainingMetric",
     "User",

@@ -1,10 +1,11 @@
-"""Users, refresh-token families and personal API keys."""
+"""Users, custom roles, refresh-token families and personal API keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from runtime.db.models.base import Base, IdMixin, TimestampMixin
@@ -22,6 +23,21 @@ class User(IdMixin, TimestampMixin, Base):
     # Bumped when the account is disabled or its password changes, so access tokens
     # issued before that stop working at once even though they are stateless JWTs.
     token_version: Mapped[int] = mapped_column(default=0)
+
+
+class Role(IdMixin, TimestampMixin, Base):
+    """A custom role; the built-in ``admin`` and ``user`` live in code, not here.
+
+    ``users.role`` holds the name (no foreign key: built-in names have no row), so a role
+    cannot be renamed, and deleting one still assigned is refused by the service.
+    """
+
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    # Permission values (``chat.use``…), kept in the enum's order.
+    permissions: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class RefreshToken(IdMixin, TimestampMixin, Base):

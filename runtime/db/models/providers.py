@@ -66,7 +66,7 @@ class LlmCall(Base):
     provider_type: Mapped[str] = mapped_column(String(32))
     upstream_model: Mapped[str] = mapped_column(String(300))
     user_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    api_key_id: Mapped[str | None] = mapped_column(String(32))
+    api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)  # per-key budgets
     origin: Mapped[str] = mapped_column(String(32))
     operation: Mapped[str] = mapped_column(String(32))
     stream: Mapped[bool] = mapped_column(Boolean)

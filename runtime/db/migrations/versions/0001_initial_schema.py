@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 03:10:41.165329
+Create Date: 2026-12-05 23:01:09.108542
 """
 
 from __future__ import annotations
@@ -124,6 +124,27 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_providers")),
         sa.UniqueConstraint("name", name=op.f("uq_providers_name")),
+    )
+    op.create_table(
+        "roles",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column("permissions", sa.JSON(), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_roles")),
+        sa.UniqueConstraint("name", name=op.f("uq_roles_name")),
     )
     op.create_table(
         "users",
@@ -387,6 +408,38 @@ def upgrade() -> None:
             batch_op.f("ix_prompt_templates_owner_id"), ["owner_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_prompt_templates_shared"), ["shared"], unique=False)
+
+    op.create_table(
+        "quotas",
+        sa.Column("subject_type", sa.String(length=16), nullable=False),
+        sa.Column("subject_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("requests_per_minute", sa.Integer(), nullable=True),
+        sa.Column("monthly_token_budget", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "monthly_cost_budget", sa.Numeric(precision=18, scale=6, asdecimal=False), nullable=True
+        ),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_quotas_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quotas")),
+        sa.UniqueConstraint("subject_type", "subject_id", name=op.f("uq_quotas_subject_type")),
+    )
+    with op.batch_alter_table("quotas", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_quotas_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "refresh_tokens",
@@ -1048,6 +1101,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_refresh_tokens_family_id"))
 
     op.drop_table("refresh_tokens")
+    with op.batch_alter_table("quotas", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_quotas_user_id"))
+
+    op.drop_table("quotas")
     with op.batch_alter_table("prompt_templates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_prompt_templates_shared"))
         batch_op.drop_index(batch_op.f("ix_prompt_templates_owner_id"))
@@ -1081,6 +1138,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_email"))
 
     op.drop_table("users")
+    op.drop_table("roles")
     op.drop_table("providers")
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_events_created_at"))
