@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 23:01:09.108542
+Create Date: 2026-12-05 23:18:28.976094
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_llm_calls")),
     )
     with op.batch_alter_table("llm_calls", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_llm_calls_api_key_id"), ["api_key_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_llm_calls_model_config_id"), ["model_config_id"], unique=False
         )
@@ -1150,6 +1151,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_llm_calls_time"))
         batch_op.drop_index(batch_op.f("ix_llm_calls_provider_id"))
         batch_op.drop_index(batch_op.f("ix_llm_calls_model_config_id"))
+        batch_op.drop_index(batch_op.f("ix_llm_calls_api_key_id"))
 
     op.drop_table("llm_calls")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
