@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint install services bench bench-training clean
+.PHONY: up test lint install services web bench bench-training clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,13 +19,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-up: install
+# The web UI (Vue + Vite) into web/dist, which the API process serves at /; rebuilt only
+# when a source is newer than the last build.
+web:
+	bash web/build.sh
+
+up: install web
 	$(VENV)/bin/llmforge up
 
 services:
 	bash .ci/services
 
-test: install services
+test: install web services
+	cd web && npx vitest run --reporter=dot
 	$(PY) -m pytest -q --cov --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 lint: install
@@ -41,4 +47,4 @@ bench-training: install
 	$(PY) -m bench.training --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage web/node_modules web/dist test-output

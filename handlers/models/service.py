@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.providers import (
@@ -18,7 +18,7 @@ from events.providers import (
 )
 from handlers.models.schemas import ModelConfigCreate, ModelConfigUpdate
 from handlers.providers.service import paginate
-from runtime.db.models import ModelConfig, Provider, utcnow
+from runtime.db.models import ModelAlias, ModelConfig, Provider, utcnow
 from runtime.errors import BadRequest, Conflict, NotFound
 from runtime.outbox import emit
 
@@ -32,6 +32,19 @@ def servable() -> Select[ModelConfig]:
         select(ModelConfig)
         .join(Provider, Provider.id == ModelConfig.provider_id)
         .where(ModelConfig.enabled.is_(True), Provider.enabled.is_(True))
+    )
+
+
+def visible() -> Select[ModelConfig]:
+    """What non-admins list: the servable configs plus enabled local base models and trained
+    adapters, which users pick to fine-tune (they answer chats only once served)."""
+    return (
+        select(ModelConfig)
+        .outerjoin(Provider, Provider.id == ModelConfig.provider_id)
+        .where(
+            ModelConfig.enabled.is_(True),
+            or_(Provider.enabled.is_(True), ModelConfig.provider_id.is_(None)),
+        )
     )
 
 
@@ -54,7 +67,7 @@ async def list_configs(
     limit: int,
     offset: int,
 ) -> tuple[Sequence[ModelConfig], int]:
-    query = select(ModelConfig) if everything else servable()
+    query = select(ModelConfig) if everything else visible()
     if provider_id:
         query = query.where(ModelConfig.provider_id == provider_id)
     return await paginate(session, query.order_by(ModelConfig.alias), limit, offset)
@@ -65,7 +78,7 @@ async def servable_configs(session: AsyncSession) -> Sequence[ModelConfig]:
 
 
 async def get_config(session: AsyncSession, config_id: str, *, everything: bool) -> ModelConfig:
-    query = (select(ModelConfig) if everything else servable()).where(ModelConfig.id == config_id)
+    query = (select(ModelConfig) if everything else visible()).where(ModelConfig.id == config_id)
     config = await session.scalar(query)
     if config is None:
         raise NotFound("model_config_not_found", detail=f"No model config {config_id}.")
@@ -81,6 +94,9 @@ async def _check_refs(
         other = await session.scalar(select(ModelConfig.id).where(ModelConfig.alias == alias))
         if other is not None and other != own_id:
             raise Conflict("alias_taken", detail=f"The alias {alias!r} is in use.")
+        # A stable alias is resolved first: a config under the same name would be hidden.
+        if other is None and await session.get(ModelAlias, alias) is not None:
+            raise Conflict("alias_taken", detail=f"{alias!r} is a stable (promoted) alias.")
 
 
 def _capabilities(data: ModelConfigCreate | ModelConfigUpdate, config: ModelConfig) -> None:

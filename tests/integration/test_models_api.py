@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from runtime.db.models import ModelConfig
 from runtime.platform import Platform
 from tests.integration.gateway_support import add_model, add_provider, login
 
@@ -53,11 +54,15 @@ async def test_model_configs_validate_and_show_users_only_what_is_served(
         assert (response.status_code, response.json()["code"]) == (status, code), body
     assert (await client.post("/api/models", json={}, headers=user)).status_code == 403
 
+    async with platform.services.session_factory() as session:
+        # A local base model (no provider): users list it to fine-tune it.
+        session.add(ModelConfig(alias="smollm2", model_id="smollm2", name="S", kind="local"))
+        await session.commit()
     as_user = (await client.get("/api/models", headers=user)).json()
-    assert [m["alias"] for m in as_user["items"]] == ["qwen3"]
+    assert [m["alias"] for m in as_user["items"]] == ["qwen3", "smollm2"]
     assert (await client.get(f"/api/models/{hidden['id']}", headers=user)).status_code == 404
     as_admin = (await client.get("/api/models?limit=1", headers=admin)).json()
-    assert (as_admin["total"], len(as_admin["items"]), as_admin["limit"]) == (2, 1, 1)
+    assert (as_admin["total"], len(as_admin["items"]), as_admin["limit"]) == (3, 1, 1)
 
     changed = await client.patch(
         f"/api/models/{model['id']}",
@@ -78,6 +83,8 @@ async def test_model_configs_validate_and_show_users_only_what_is_served(
 
     # Disabling the provider hides its models from users; deleting it removes them.
     await client.patch(f"/api/providers/{pid}", headers=admin, json={"enabled": False})
-    assert (await client.get("/api/models", headers=user)).json()["total"] == 0
+    listed = (await client.get("/api/models", headers=user)).json()["items"]
+    assert [m["alias"] for m in listed] == ["smollm2"]
     assert (await client.delete(f"/api/providers/{pid}", headers=admin)).status_code == 204
-    assert (await client.get("/api/models", headers=admin)).json()["total"] == 0
+    listed = (await client.get("/api/models", headers=admin)).json()["items"]
+    assert [m["alias"] for m in listed] == ["smollm2"]

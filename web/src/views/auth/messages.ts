@@ -1,0 +1,26 @@
+export default {
+  en: {
+    login: 'Log in',
+    register: 'Create account',
+    email: 'E-mail',
+    password: 'Password',
+    confirm: 'Confirm password',
+    noAccount: 'No account yet?',
+    haveAccount: 'Already registered?',
+    emailInvalid: 'Enter a valid e-mail address',
+    passwordShort: 'At least 8 characters',
+    mismatch: 'The passwords do not match',
+  },
+  'zh-CN': {
+    login: '登录',
+    register: '注册账户',
+    email: '邮箱',
+    password: '密码',
+    confirm: '确认密码',
+    noAccount: '还没有账户？',
+    haveAccount: '已有账户？',
+    emailInvalid: '请输入有效的邮箱地址',
+    passwordShort: '至少 8 个字符',
+    mismatch: '两次输入的密码不一致',
+  },
+}
