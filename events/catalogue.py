@@ -14,6 +14,7 @@ from events.auth import AUTH_EVENTS
 from events.chat import CHAT_EVENTS
 from events.compare import COMPARE_EVENTS
 from events.envelope import Event
+from events.evaluation import EVALUATION_EVENTS
 from events.knowledge import KNOWLEDGE_EVENTS
 from events.llm import LLM_EVENTS
 from events.prompts import PROMPT_EVENTS
@@ -31,6 +32,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     *CHAT_EVENTS,
     *COMPARE_EVENTS,
     *TRAINING_EVENTS,
+    *EVALUATION_EVENTS,
     *KNOWLEDGE_EVENTS,
     *QUOTA_EVENTS,
 )

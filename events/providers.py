@@ -106,6 +106,28 @@ class ModelConfigDeleted(
     data: ModelConfigDeletedData
 
 
+class ModelAliasData(msgspec.Struct, frozen=True, kw_only=True):
+    alias: str
+    model_config_id: str
+    previous_model_config_id: str | None = None
+
+
+class ModelPromoted(Event, frozen=True, kw_only=True, tag="llmforge.providers.model.promoted.v1"):
+    """A stable alias now points at this model config; /v1 clients sending it switch."""
+
+    SUBJECT: ClassVar[str] = "llmforge.providers.model.promoted"
+    data: ModelAliasData
+
+
+class ModelRolledBack(
+    Event, frozen=True, kw_only=True, tag="llmforge.providers.model.rolled_back.v1"
+):
+    """A stable alias went back to the target it had before its latest promotion."""
+
+    SUBJECT: ClassVar[str] = "llmforge.providers.model.rolled_back"
+    data: ModelAliasData
+
+
 PROVIDER_EVENTS = (
     ProviderCreated,
     ProviderUpdated,
@@ -114,4 +136,6 @@ PROVIDER_EVENTS = (
     ModelConfigCreated,
     ModelConfigUpdated,
     ModelConfigDeleted,
+    ModelPromoted,
+    ModelRolledBack,
 )

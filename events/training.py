@@ -35,6 +35,35 @@ class DatasetDeleted(Event, frozen=True, kw_only=True, tag="llmforge.training.da
     data: DatasetData
 
 
+class DatasetCollectedData(msgspec.Struct, frozen=True, kw_only=True):
+    """A dataset built from rated chats and compare votes (``POST /api/datasets/collect``)."""
+
+    dataset_id: str
+    owner_id: str
+    name: str
+    version: int
+    format: str
+    # The held-out split, stored as its own dataset; None when nothing was held out.
+    validation_dataset_id: str | None = None
+    pairs: int = 0
+    duplicates_dropped: int = 0
+    train_records: int = 0
+    validation_records: int = 0
+    # Pairs by origin: chat, compare, or manual (added or pasted in review).
+    sources: dict[str, int] = msgspec.field(default_factory=dict)
+    # The preview filters the caller says the pairs came from (sources, models, dates…).
+    filters: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class DatasetCollected(
+    Event, frozen=True, kw_only=True, tag="llmforge.training.dataset.collected.v1"
+):
+    """Reviewed pairs from rated chats and compare votes became a dataset and its split."""
+
+    SUBJECT: ClassVar[str] = "llmforge.training.dataset.collected"
+    data: DatasetCollectedData
+
+
 class DatasetFile(msgspec.Struct, frozen=True, kw_only=True):
     """One dataset as LLaMA-Factory reads it: its file and its ``dataset_info.json`` entry."""
 
@@ -294,6 +323,7 @@ JOB_TERMINAL_EVENTS = (JobCompleted, JobFailed, JobCancelled)
 TRAINING_EVENTS = (
     DatasetCreated,
     DatasetDeleted,
+    DatasetCollected,
     JobRequested,
     JobStarted,
     JobProgress,

@@ -18,6 +18,7 @@ GROUPS = (
     "compare",
     "training",
     "training-projection",
+    "evaluation",
     "knowledge",
 )
 
@@ -26,6 +27,7 @@ def build_consumers(services: Services, only: frozenset[str] | None = None) -> l
     from handlers.audit import audit_consumer
     from handlers.chat import chat_consumer, titles_consumer
     from handlers.compare import batch_consumer, run_record_consumer
+    from handlers.evaluation import evaluator_consumer
     from handlers.knowledge import indexer_consumer
     from handlers.training.export_worker import export_consumer
     from handlers.training.projection import projection_consumer
@@ -55,6 +57,8 @@ def build_consumers(services: Services, only: frozenset[str] | None = None) -> l
         ],
         # Training events -> job rows, metric curves, adapters as model configs, servers.
         "training-projection": [projection_consumer(services.session_factory, services.bus)],
+        # Succeeded jobs -> base vs fine-tuned on held-out prompts, judged pairwise.
+        "evaluation": [evaluator_consumer(services)],
         # Uploaded documents -> parsed, chunked, embedded, upserted into the vector store.
         "knowledge": [indexer_consumer(services)],
     }

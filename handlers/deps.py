@@ -13,6 +13,10 @@ from runtime.outbox import discard_staged, publish_committed
 from runtime.services import Services
 from runtime.settings import Settings
 
+# The deepest page any list route serves: unbounded, an offset past the database's 64-bit
+# integers fails in the driver (a 500) instead of answering an empty page.
+MAX_OFFSET = 2**31 - 1
+
 
 def services_of(state: State) -> Services:
     services: Services = state.services

@@ -52,7 +52,12 @@ async def _broker(settings: Settings) -> AsyncIterator[str]:
 
 
 async def _run_platform(
-    settings: Settings, *, http: bool, consumers: bool, only: str | None, migrate: bool
+    settings: Settings,
+    *,
+    http: bool,
+    consumers: bool,
+    only: frozenset[str] | None,
+    migrate: bool,
 ) -> None:
     from runtime.db.migrate import upgrade
     from runtime.logging import configure_logging
@@ -66,10 +71,9 @@ async def _run_platform(
         loop.add_signal_handler(sig, stop.set)
     if migrate:
         await upgrade(settings.database_url)
-    groups = frozenset(g.strip() for g in only.split(",") if g.strip()) if only else None
     async with _broker(settings) as nats_url:
         platform = Platform(
-            settings, nats_url=nats_url, roles=Roles(http=http, consumers=consumers, only=groups)
+            settings, nats_url=nats_url, roles=Roles(http=http, consumers=consumers, only=only)
         )
         await platform.start()
         if http:
@@ -107,9 +111,36 @@ def _cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_groups(only: str | None, skip: str | None) -> frozenset[str] | None:
+    """The consumer groups of ``--only`` / ``--except``; None: all of them."""
+    from handlers.consumers import GROUPS
+
+    def parse(text: str) -> frozenset[str]:
+        named = frozenset(g.strip() for g in text.split(",") if g.strip())
+        if unknown := named - set(GROUPS):
+            raise ValueError(
+                f"unknown consumer group(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(GROUPS)}"
+            )
+        return named
+
+    if only and skip:
+        raise ValueError("use --only or --except, not both")
+    if only:
+        return parse(only)
+    if skip:
+        return frozenset(GROUPS) - parse(skip)
+    return None
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
-    _serve(_run_platform(settings, http=False, consumers=True, only=args.only, migrate=False))
+    try:
+        groups = _worker_groups(args.only, args.skip)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _serve(_run_platform(settings, http=False, consumers=True, only=groups, migrate=False))
     return 0
 
 
@@ -281,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run event consumers only")
     _add_server_options(worker)
     worker.add_argument("--only", help="comma-separated consumer groups (default: all)")
+    worker.add_argument(
+        "--except", dest="skip", help="comma-separated consumer groups to leave to other workers"
+    )
     worker.set_defaults(func=_cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
@@ -332,11 +366,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from runtime.settings import SettingsError
+
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
+    except SettingsError as exc:
+        print(f"llmforge: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

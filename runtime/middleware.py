@@ -22,6 +22,9 @@ _access_enabled = logging.getLogger("llmforge.access").isEnabledFor
 
 # Called with (method, route template) when the response starts: names its trace span.
 RouteHook = Callable[[str, str], None]
+# Called with the scope and the response's header list when it starts; may append to it
+# (the security headers), so responses need no second middleware layer.
+HeadersHook = Callable[[Scope, list[tuple[bytes, bytes]]], None]
 
 REQUEST_ID_HEADER = b"x-request-id"
 
@@ -36,7 +39,9 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-def request_context_middleware(app: ASGIApp, *, on_route: RouteHook | None = None) -> ASGIApp:
+def request_context_middleware(
+    app: ASGIApp, *, on_route: RouteHook | None = None, on_headers: HeadersHook | None = None
+) -> ASGIApp:
     """Wraps Litestar's whole handler (``runtime.observability.instrument``), not one route.
 
     Litestar runs app-level middleware only after routing, so 404s and 405s would have no
@@ -69,6 +74,8 @@ def request_context_middleware(app: ASGIApp, *, on_route: RouteHook | None = Non
                 if on_route is not None:
                     # Now: the trace span ends with the last body message, before we return.
                     on_route(scope["method"], route_of(scope))
+                if on_headers is not None:
+                    on_headers(scope, headers)
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
                 message["headers"] = headers
             await send(message)

@@ -100,13 +100,20 @@ class OutboxRelay:
                 )
             ).all()
             sent: list[str] = []
+            # A stream that cannot take its events (no leader yet, limits) holds back only
+            # its own domain's rows, in order; the other domains' events still go out.
+            blocked: set[str] = set()
             for row in rows:
+                domain = row.nats_subject.split(".", 2)[1]
+                if domain in blocked:
+                    continue
                 try:
                     await self._bus.publish(decode_event(row.payload))
                 except Exception as exc:
                     row.attempts += 1
                     log.warning("outbox_relay_failed", event_id=row.id, error=str(exc))
-                    break
+                    blocked.add(domain)
+                    continue
                 sent.append(row.id)
             if sent:
                 await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(sent)))

@@ -63,7 +63,7 @@ class Platform:
             self._stack.push_async_callback(engine.dispose)
             bus = await EventBus.connect(self.nats_url, name=f"llmforge-{_role_name(self.roles)}")
             self._stack.push_async_callback(bus.close)
-            await bus.provision(STREAMS)
+            await bus.provision(STREAMS, replicas=self.settings.nats.stream_replicas)
             services = Services(
                 settings=self.settings,
                 engine=engine,
@@ -73,6 +73,14 @@ class Platform:
             _start_llm(services, self._stack)
             _start_knowledge(services, self._stack)
             self.services = services
+            if not self.settings.qdrant_url and self.roles != Roles():
+                # Qdrant Edge locks its files: of the processes sharing a data directory,
+                # only the first to touch the store can index or search.
+                log.warning(
+                    "embedded_vector_store_with_split_roles",
+                    detail="one process only may open the embedded vector store; "
+                    "set QDRANT_URL so every api and knowledge worker can",
+                )
 
             if self.roles.consumers:
                 host = FunctionHost(
@@ -88,21 +96,28 @@ class Platform:
                 relay.start()
                 self._stack.push_async_callback(relay.stop)
                 await self._serve_http(services)
+            elif self.settings.server.health_port is not None:
+                # A worker serves only its probes and metrics, for orchestrators' checks.
+                await self._serve_http(services, probes_only=True)
         except BaseException:
             await self._stack.aclose()
             raise
         log.info("platform_started", roles=_role_name(self.roles), port=self.port)
 
-    async def _serve_http(self, services: object) -> None:
+    async def _serve_http(self, services: object, *, probes_only: bool = False) -> None:
         from runtime.app import create_app
         from runtime.services import Services
 
         assert isinstance(services, Services)
-        self.app = create_app(services)
+        if probes_only:
+            app, port = _probe_app(services), self.settings.server.health_port or 0
+        else:
+            app = self.app = create_app(services)
+            port = self.settings.server.port
         config = uvicorn.Config(
-            self.app,
+            app,
             host=self.settings.server.host,
-            port=self.settings.server.port,
+            port=port,
             log_config=None,
             access_log=False,
             lifespan="on",
@@ -159,6 +174,23 @@ def _start_llm(services: Services, stack: contextlib.AsyncExitStack) -> None:
     gateway = Gateway(resolver, ClientPool(), recorder)
     stack.push_async_callback(gateway.aclose)
     services.keyring, services.llm = keyring, gateway
+
+
+def _probe_app(services: Services) -> Litestar:
+    """A worker's HTTP surface: /health/live, /health/ready (database, NATS) and /metrics."""
+    from litestar import Litestar
+    from litestar.datastructures import State
+
+    from handlers.deps import DEPENDENCIES
+    from handlers.system import SystemController, metrics
+
+    return Litestar(
+        route_handlers=[SystemController, metrics],
+        dependencies=DEPENDENCIES,
+        state=State({"services": services}),
+        logging_config=None,
+        openapi_config=None,
+    )
 
 
 def _start_knowledge(services: Services, stack: contextlib.AsyncExitStack) -> None:

@@ -7,9 +7,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar, cast
 
 T = TypeVar("T")
+
+# Settings that hold credentials: each may come from a file named by ``<NAME>_FILE`` instead
+# (Docker and Kubernetes secrets), so the value never sits in the process environment.
+SECRET_SETTINGS = (
+    "LLMFORGE_SECRET_KEY",
+    "LLMFORGE_MASTER_KEY",
+    "LLMFORGE_MASTER_KEY_PREVIOUS",
+    "DATABASE_URL",
+    "NATS_URL",
+    "QDRANT_API_KEY",
+    "SWANLAB_API_KEY",
+    "LLMFORGE_METRICS_TOKEN",
+)
+
+SameSite = Literal["strict", "lax", "none"]
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used as given; the message names it, never its value."""
 
 
 class _Env:
@@ -21,6 +40,24 @@ class _Env:
     def __call__(self, name: str, default: str | None = None) -> str | None:
         value = self._values.get(name)
         return value if value not in (None, "") else default
+
+    def secret(self, name: str) -> str | None:
+        """``name`` from the environment, or the contents of the file ``<name>_FILE`` names."""
+        value = self(name)
+        path = self(f"{name}_FILE")
+        if path is None:
+            return value
+        if value is not None:
+            raise SettingsError(f"{name} and {name}_FILE are both set: set only one of them.")
+        try:
+            # Files written by `echo` or editors end with a newline that is no part of it.
+            text = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise SettingsError(f"{name}_FILE={path}: cannot read the file ({reason}).") from None
+        if not text:
+            raise SettingsError(f"{name}_FILE={path}: the file is empty.")
+        return text
 
     def flag(self, name: str, default: bool) -> bool:
         value = self(name)
@@ -35,9 +72,14 @@ class ServerSettings:
     port: int = 8000
     # Request bodies above this are refused with 413 before any handler sees them.
     max_body_bytes: int = 10 * 1024 * 1024
+    # Origins of a separately hosted web UI allowed to call the API from a browser.
     cors_origins: tuple[str, ...] = ()
+    # Strict-Transport-Security max-age; 0: not sent (set it once HTTPS works end to end).
+    hsts_max_age: int = 0
     # The web UI's build; None: web/dist in the source tree (`make up` builds it).
     web_dir: Path | None = None
+    # `llmforge worker` only: serve /health/live, /health/ready and /metrics on this port.
+    health_port: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +95,9 @@ class NatsSettings:
     url: str | None = None
     # Prefix for durable consumer names, so two platforms can share one NATS account.
     consumer_prefix: str = "llmforge"
+    # Copies of each stream in a JetStream cluster: 3 keeps every stream through the loss
+    # of one node; 1 for a single server (a cluster of 3 needs 3 nodes up to start).
+    stream_replicas: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +109,9 @@ class SecuritySettings:
     registration_open: bool = True
     # Browsers drop Secure cookies on plain http except on localhost, which is what we serve.
     cookie_secure: bool = True
+    # SameSite of the refresh cookie: "none" (which needs Secure) lets a web UI on another
+    # site refresh its session with credentialed CORS requests.
+    cookie_samesite: SameSite = "strict"
     login_attempts_per_minute: int = 10
     # argon2id cost (RFC 9106 second recommendation); tests lower it to stay fast.
     argon2_time_cost: int = 3
@@ -134,6 +182,8 @@ class KnowledgeSettings:
     embedding_threads: int = 0
     # Attempts at one indexing event before the document is marked failed.
     index_max_attempts: int = 4
+    # Redelivery delay of a document whose worker died; the worker heartbeats every third.
+    ack_wait_seconds: float = 60.0
     # For a Qdrant server that requires one (with QDRANT_URL).
     qdrant_api_key: str | None = None
 
@@ -210,11 +260,44 @@ def _optional(value: str | None, kind: Callable[[str], T]) -> T | None:
     return None if value is None else kind(value)
 
 
+def _cors_origins(value: str | None) -> tuple[str, ...]:
+    """Browser origins as they send them: scheme://host[:port], no path (``*`` wildcards)."""
+    origins = tuple(o.strip() for o in (value or "").split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, rest = origin.partition("://")
+        malformed = scheme not in ("http", "https") or not sep or not rest or "/" in rest
+        if origin != "*" and malformed:
+            # A trailing slash or a path never matches the Origin header a browser sends.
+            raise SettingsError(
+                f"LLMFORGE_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com"
+            )
+    return origins
+
+
+def _samesite(value: str | None, secure: bool) -> SameSite:
+    samesite = (value or "strict").strip().lower()
+    if samesite not in ("strict", "lax", "none"):
+        raise SettingsError("LLMFORGE_COOKIE_SAMESITE must be strict, lax or none.")
+    if samesite == "none" and not secure:
+        # Browsers drop a SameSite=None cookie that is not Secure.
+        raise SettingsError("LLMFORGE_COOKIE_SAMESITE=none needs LLMFORGE_COOKIE_SECURE on.")
+    return cast("SameSite", samesite)
+
+
 def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the environment; ``overrides`` (CLI options) win over it."""
-    _env = _Env({**os.environ, **(overrides or {})})
+    """Settings from the environment; ``overrides`` (CLI options) win over it.
+
+    Raises ``SettingsError`` for a value that cannot work (a secret set twice or in an
+    unreadable file, an impossible cookie or CORS combination).
+    """
+    values = dict(os.environ)
+    for name in overrides or {}:
+        # An option beats the environment, its file variant included.
+        values.pop(f"{name}_FILE", None)
+    _env = _Env({**values, **(overrides or {})})
     _flag = _env.flag
     origins = _env("LLMFORGE_CORS_ORIGINS")
+    cookie_secure = _flag("LLMFORGE_COOKIE_SECURE", True)
     return Settings(
         data_dir=Path(_env("LLMFORGE_DATA_DIR", "./data") or "./data"),
         server=ServerSettings(
@@ -222,31 +305,33 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             port=int(_env("LLMFORGE_PORT", "8000") or 8000),
             max_body_bytes=int(_env("LLMFORGE_MAX_BODY_BYTES", str(10 * 1024 * 1024)) or 0),
             web_dir=Path(web_dir) if (web_dir := _env("LLMFORGE_WEB_DIR")) else None,
-            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
-            if origins
-            else (),
+            health_port=_optional(_env("LLMFORGE_HEALTH_PORT"), int),
+            cors_origins=_cors_origins(origins),
+            hsts_max_age=int(_env("LLMFORGE_HSTS_MAX_AGE", "0") or 0),
         ),
         database=DatabaseSettings(
-            url=_env("DATABASE_URL"), echo=_flag("LLMFORGE_DATABASE_ECHO", False)
+            url=_env.secret("DATABASE_URL"), echo=_flag("LLMFORGE_DATABASE_ECHO", False)
         ),
         nats=NatsSettings(
-            url=_env("NATS_URL"),
+            url=_env.secret("NATS_URL"),
             consumer_prefix=_env("LLMFORGE_CONSUMER_PREFIX", "llmforge") or "llmforge",
+            stream_replicas=int(_env("LLMFORGE_STREAM_REPLICAS", "1") or 1),
         ),
         security=SecuritySettings(
-            secret_key=_env("LLMFORGE_SECRET_KEY"),
+            secret_key=_env.secret("LLMFORGE_SECRET_KEY"),
             access_token_ttl_seconds=int(_env("LLMFORGE_ACCESS_TOKEN_TTL", "900") or 900),
             refresh_token_ttl_seconds=int(_env("LLMFORGE_REFRESH_TOKEN_TTL", "604800") or 0),
             registration_open=_flag("LLMFORGE_REGISTRATION_OPEN", True),
-            cookie_secure=_flag("LLMFORGE_COOKIE_SECURE", True),
+            cookie_secure=cookie_secure,
+            cookie_samesite=_samesite(_env("LLMFORGE_COOKIE_SAMESITE", "strict"), cookie_secure),
             login_attempts_per_minute=int(_env("LLMFORGE_LOGIN_RATE_LIMIT", "10") or 10),
             argon2_time_cost=int(_env("LLMFORGE_ARGON2_TIME_COST", "3") or 3),
             argon2_memory_kib=int(_env("LLMFORGE_ARGON2_MEMORY_KIB", "65536") or 65536),
             argon2_parallelism=int(_env("LLMFORGE_ARGON2_PARALLELISM", "4") or 4),
-            master_key=_env("LLMFORGE_MASTER_KEY"),
+            master_key=_env.secret("LLMFORGE_MASTER_KEY"),
             master_key_previous=tuple(
                 k.strip()
-                for k in (_env("LLMFORGE_MASTER_KEY_PREVIOUS") or "").split(",")
+                for k in (_env.secret("LLMFORGE_MASTER_KEY_PREVIOUS") or "").split(",")
                 if k.strip()
             ),
         ),
@@ -281,7 +366,8 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             if (cache_dir := _env("LLMFORGE_EMBEDDINGS_CACHE_DIR"))
             else None,
             embedding_threads=int(_env("LLMFORGE_EMBEDDINGS_THREADS", "0") or 0),
-            qdrant_api_key=_env("QDRANT_API_KEY"),
+            ack_wait_seconds=float(_env("LLMFORGE_KNOWLEDGE_ACK_WAIT", "60") or 60),
+            qdrant_api_key=_env.secret("QDRANT_API_KEY"),
         ),
         training=TrainingSettings(
             slots=int(_env("LLMFORGE_TRAINING_SLOTS", "0") or 0),
@@ -291,7 +377,7 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             ack_wait_seconds=float(_env("LLMFORGE_TRAINING_ACK_WAIT", "30") or 30),
             stop_grace_seconds=float(_env("LLMFORGE_TRAINING_STOP_GRACE", "5") or 5),
             swanlab_mode=_env("SWANLAB_MODE", "offline") or "offline",
-            swanlab_api_key=_env("SWANLAB_API_KEY"),
+            swanlab_api_key=_env.secret("SWANLAB_API_KEY"),
             swanlab_host=_env("SWANLAB_HOST"),
             swanlab_project=_env("LLMFORGE_SWANLAB_PROJECT", "llmforge") or "llmforge",
             cli=_env("LLMFORGE_LLAMAFACTORY_CLI"),
@@ -306,7 +392,7 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             spend_cache_ttl_seconds=float(_env("LLMFORGE_QUOTA_SPEND_CACHE_TTL", "5") or 5),
         ),
         observability=ObservabilitySettings(
-            metrics_token=_env("LLMFORGE_METRICS_TOKEN"),
+            metrics_token=_env.secret("LLMFORGE_METRICS_TOKEN"),
             scrape_timeout_seconds=float(_env("LLMFORGE_METRICS_SCRAPE_TIMEOUT", "2") or 2),
             # Ours wins; the standard OpenTelemetry variable works too.
             otel_endpoint=_env("LLMFORGE_OTEL_ENDPOINT") or _env("OTEL_EXPORTER_OTLP_ENDPOINT"),

@@ -108,6 +108,8 @@ def markdown(info: dict[str, Any], images: Sequence[str]) -> str:
     lines += [f"![{Path(name).stem}]({name})" for name in images]
     lines += ["", "## Checkpoints", ""]
     lines += [f"- `{c}`" for c in info["checkpoints"]] or ["- none kept"]
+    if info.get("evaluation"):
+        lines += ["", *evaluation_markdown(info["evaluation"])]
     return "\n".join(lines) + "\n"
 
 
@@ -150,8 +152,120 @@ def to_html(info: dict[str, Any], folder: Path, images: Sequence[str]) -> str:
         f"<h2>Hyperparameters</h2><table>{rows(list(info['hyperparameters'].items()))}</table>"
         "<h2>Datasets</h2><table><tr><th>name</th><th>records</th><th>turns</th>"
         f"<th>duplicates</th></tr>{datasets}</table>"
-        f"<h2>Checkpoints</h2><ul>{ckpts or '<li>none kept</li>'}</ul></body></html>\n"
+        f"<h2>Checkpoints</h2><ul>{ckpts or '<li>none kept</li>'}</ul>"
+        f"{evaluation_html(info['evaluation']) if info.get('evaluation') else ''}"
+        "</body></html>\n"
     )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def _clip(text: str | None, limit: int = 300) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _win_rate(summary: dict[str, Any]) -> str:
+    if not summary.get("judge"):
+        return "no judge: outputs, latency and tokens only"
+    return (
+        f"{_pct(summary.get('win_rate'))} (95 % Wilson interval {_pct(summary.get('ci_low'))}"
+        f" to {_pct(summary.get('ci_high'))}) over {summary.get('judged', 0)} judged: "
+        f"{summary.get('wins', 0)} wins, {summary.get('losses', 0)} losses, "
+        f"{summary.get('ties', 0)} ties (a tie counts half), "
+        f"{summary.get('unjudged', 0)} unjudged"
+    )
+
+
+_SIDE_ROWS = (
+    ("mean latency (ms)", "mean_latency_ms"),
+    ("mean time to first token (ms)", "mean_ttft_ms"),
+    ("mean output tokens", "mean_output_tokens"),
+    ("total output tokens", "total_output_tokens"),
+    ("errors", "errors"),
+)
+
+
+def _cell(text: str | None) -> str:
+    """Markdown table cell: one line, pipes escaped."""
+    return _clip(text).replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
+
+
+def evaluation_markdown(ev: dict[str, Any]) -> list[str]:
+    """The Evaluation section: base vs fine-tuned, win rate ± CI, speed, per-example diffs."""
+    summary = ev.get("summary", {})
+    base, tuned = summary.get("base", {}), summary.get("tuned", {})
+    lines = [
+        "## Evaluation",
+        "",
+        f"- base model `{ev.get('base_model_id')}` vs fine-tuned `{ev.get('tuned_model_id')}`,"
+        f" {summary.get('examples', 0)} examples (run {ev.get('run', 1)})",
+        f"- judge: `{ev.get('judge_model_id')}`, each example judged in both orders"
+        if ev.get("judge_model_id")
+        else "- judge: none",
+        f"- fine-tuned win rate: {_win_rate(summary)}",
+        "",
+        "| | base | fine-tuned |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {label} | {_fmt(base.get(k, '-'))} | {_fmt(tuned.get(k, '-'))} |"
+        for label, k in _SIDE_ROWS
+    ]
+    lines += [
+        "",
+        "### Examples",
+        "",
+        "| # | prompt | base | fine-tuned | outcome |",
+        "|---|---|---|---|---|",
+    ]
+    for e in ev.get("examples", []):
+        lines.append(
+            f"| {e['index']} | {_cell(e['prompt'])} | {_cell(e['base_output'])} | "
+            f"{_cell(e['tuned_output'])} | {e.get('outcome') or '-'} |"
+        )
+    return lines
+
+
+def evaluation_html(ev: dict[str, Any]) -> str:
+    summary = ev.get("summary", {})
+    base, tuned = summary.get("base", {}), summary.get("tuned", {})
+    esc = html.escape
+    side = "".join(
+        f"<tr><th>{esc(label)}</th><td>{esc(_fmt(base.get(k, '-')))}</td>"
+        f"<td>{esc(_fmt(tuned.get(k, '-')))}</td></tr>"
+        for label, k in _SIDE_ROWS
+    )
+    examples = "".join(
+        f"<tr><td>{e['index']}</td><td>{esc(_clip(e['prompt']))}</td>"
+        f"<td>{esc(_clip(e['base_output']))}</td><td>{esc(_clip(e['tuned_output']))}</td>"
+        f"<td>{esc(e.get('outcome') or '-')}</td></tr>"
+        for e in ev.get("examples", [])
+    )
+    judge = ev.get("judge_model_id")
+    return (
+        "<h2>Evaluation</h2>"
+        f"<p>Base model <code>{esc(str(ev.get('base_model_id')))}</code> vs fine-tuned "
+        f"<code>{esc(str(ev.get('tuned_model_id')))}</code>, "
+        f"{summary.get('examples', 0)} examples; judge: "
+        f"{f'<code>{esc(judge)}</code> (both orders)' if judge else 'none'}.</p>"
+        f"<p>Fine-tuned win rate: {esc(_win_rate(summary))}</p>"
+        f"<table><tr><th></th><th>base</th><th>fine-tuned</th></tr>{side}</table>"
+        "<h3>Examples</h3><table><tr><th>#</th><th>prompt</th><th>base</th>"
+        f"<th>fine-tuned</th><th>outcome</th></tr>{examples}</table>"
+    )
+
+
+def add_evaluation(folder: Path, evaluation: dict[str, Any]) -> None:
+    """Rewrite a written report with its Evaluation section (replacing an earlier one)."""
+    info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    info["evaluation"] = evaluation
+    images = [name for name in ("loss.png", "lr.png") if (folder / name).is_file()]
+    (folder / "report.md").write_text(markdown(info, images), encoding="utf-8")
+    (folder / "report.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    (folder / "report.html").write_text(to_html(info, folder, images), encoding="utf-8")
 
 
 def write_report(

@@ -21,10 +21,11 @@ from handlers.auth import CurrentUser, Permission, requires
 from handlers.auth.controller import user_read
 from handlers.auth.deps import provide_passwords
 from handlers.auth.schemas import UserRead
+from handlers.deps import MAX_OFFSET
 from runtime.security import Passwords
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 class AdminController(Controller):

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.audit import service
 from handlers.audit.schemas import AuditPage
 from handlers.auth import Permission, requires
+from handlers.deps import MAX_OFFSET
 from runtime.db.models import utcnow
 from runtime.errors import BadRequest
 from runtime.services import Services
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 def audit_filter(

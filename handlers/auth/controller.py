@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -19,6 +19,7 @@ from handlers.auth.schemas import (
     ApiKeyRead,
     LoginRequest,
     MeRead,
+    MeUpdate,
     PasswordChangeRequest,
     RefreshRequest,
     RegisterRequest,
@@ -26,6 +27,7 @@ from handlers.auth.schemas import (
     UserRead,
 )
 from handlers.auth.service import AuthService, IssuedTokens
+from handlers.deps import MAX_OFFSET
 from runtime.db.models import ApiKey, User
 from runtime.settings import SecuritySettings, Settings
 
@@ -94,17 +96,16 @@ class AuthController(Controller):
         return Response(None, status_code=204, cookies=[clear_refresh_cookie(settings.security)])
 
     @get("/me", operation_id="authMe", guards=[requires_login])
-    async def me(self, current_user: CurrentUser) -> MeRead:
-        return MeRead(
-            id=current_user.id,
-            email=current_user.email,
-            display_name=current_user.display_name,
-            role=current_user.role,
-            is_active=current_user.is_active,
-            created_at=current_user.created_at,
-            permissions=sorted(current_user.permissions),
-            auth_method=current_user.auth_method,
-        )
+    async def me(self, current_user: CurrentUser, auth: AuthService) -> MeRead:
+        return me_read(current_user, await auth.shares_conversations(current_user.id))
+
+    @patch("/me", operation_id="authUpdateMe", guards=[requires_login])
+    async def update_me(
+        self, data: MeUpdate, current_user: CurrentUser, auth: AuthService
+    ) -> MeRead:
+        """The caller's own settings (``share_conversations_for_training``)."""
+        user = await auth.update_settings(current_user.id, data.share_conversations_for_training)
+        return me_read(current_user, user.share_conversations_for_training)
 
     @post(
         "/password",
@@ -142,7 +143,7 @@ class ApiKeyController(Controller):
         auth: AuthService,
         current_user: CurrentUser,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> ApiKeyPage:
         rows, total = await auth.list_api_keys(current_user.id, limit=limit, offset=offset)
         return ApiKeyPage(
@@ -172,6 +173,20 @@ class ApiKeyController(Controller):
     )
     async def revoke_key(self, key_id: str, auth: AuthService, current_user: CurrentUser) -> None:
         await auth.revoke_api_key(current_user.id, key_id)
+
+
+def me_read(current_user: CurrentUser, shares_conversations: bool) -> MeRead:
+    return MeRead(
+        id=current_user.id,
+        email=current_user.email,
+        display_name=current_user.display_name,
+        role=current_user.role,
+        is_active=current_user.is_active,
+        created_at=current_user.created_at,
+        permissions=sorted(current_user.permissions),
+        auth_method=current_user.auth_method,
+        share_conversations_for_training=shares_conversations,
+    )
 
 
 def user_read(user: User) -> UserRead:
@@ -221,7 +236,7 @@ def _refresh_cookie(value: str, max_age: int, security: SecuritySettings) -> Coo
         path=REFRESH_COOKIE_PATH,
         httponly=True,
         secure=security.cookie_secure,
-        samesite="strict",
+        samesite=security.cookie_samesite,
     )
 
 

@@ -51,6 +51,14 @@ class MeRead(UserRead, kw_only=True):
 
     permissions: list[str]
     auth_method: str
+    # Whether admins may use this user's rated conversations to build training sets.
+    share_conversations_for_training: bool = False
+
+
+class MeUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The caller's own settings; absent fields stay."""
+
+    share_conversations_for_training: bool | None = None
 
 
 class TokenResponse(msgspec.Struct, kw_only=True):

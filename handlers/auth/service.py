@@ -20,6 +20,8 @@ from events.auth import (
     PasswordChangedData,
     RefreshTokenReused,
     TokenReuseData,
+    UserUpdated,
+    UserUpdatedData,
 )
 from handlers.auth import keys
 from handlers.auth.accounts import check_password_policy, create_user, normalize_email
@@ -231,6 +233,37 @@ class AuthService:
                 subject=user.id, actor=user.id, data=PasswordChangedData(user_id=user.id)
             ),
         )
+
+    async def shares_conversations(self, user_id: str) -> bool:
+        """The caller's opt-in. Only read: who may call stays the guard's decision (and its
+        caches'), so ``/me`` still answers as every other route does."""
+        value = await self.session.scalar(
+            select(User.share_conversations_for_training).where(User.id == user_id)
+        )
+        return bool(value)
+
+    async def account(self, user_id: str) -> User:
+        """The caller's own row (settings that the access token does not carry)."""
+        user = await self.session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise unauthorized("invalid_token", "The account no longer exists or is disabled.")
+        return user
+
+    async def update_settings(self, user_id: str, share_conversations: bool | None) -> User:
+        """The caller's own settings; ``user.updated`` names what changed (not the values)."""
+        user = await self.account(user_id)
+        changed: list[str] = []
+        if share_conversations is not None and (
+            share_conversations != user.share_conversations_for_training
+        ):
+            user.share_conversations_for_training = share_conversations
+            changed.append("share_conversations_for_training")
+        if changed:
+            data = UserUpdatedData(
+                user_id=user.id, changed=changed, role=user.role, is_active=user.is_active
+            )
+            emit(self.session, UserUpdated(subject=user.id, actor=user.id, data=data))
+        return user
 
     async def create_api_key(
         self, user_id: str, name: str, expires_in_days: int | None = None

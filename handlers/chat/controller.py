@@ -26,6 +26,7 @@ from handlers.chat.stop import request_stop
 from handlers.chat.stream import TurnStream
 from handlers.chat.turns import TurnPlan, plan_send
 from handlers.chat.view import load_tree
+from handlers.deps import MAX_OFFSET
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
 from handlers.quotas import within_quota
 from runtime.db.models import ChatSession, ModelConfig, utcnow
@@ -33,7 +34,7 @@ from runtime.llm.gateway import Gateway
 from runtime.services import Services
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 def session_out(row: ChatSession) -> Session:
@@ -158,7 +159,11 @@ class ChatSessionController(Controller):
         turn_id = await request_stop(services.bus.nc, session_id)
         return StopResult(stopped=turn_id is not None, turn_id=turn_id)
 
-    @get("/{session_id:str}/export", operation_id="chatExportSession")
+    @get(
+        "/{session_id:str}/export",
+        operation_id="chatExportSession",
+        opt={"media_types": ("text/markdown", "application/json")},
+    )
     async def export_session(
         self,
         session_id: str,
@@ -180,6 +185,6 @@ class ChatSessionController(Controller):
             model = await db_session.get(ModelConfig, row.model_config_id or "")
             name = export.filename(body, "md")
             content = export.markdown(body, items, model.alias if model else None)
-            media_type = "text/markdown; charset=utf-8"
+            media_type = "text/markdown"  # Litestar appends the charset to text/* types
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return Response(content, media_type=media_type, headers=headers)

@@ -87,7 +87,7 @@ class ChatMessageController(Controller):
         tree = await messages.db_tree(db_session, session_id)
         return messages.listing_one(session_id, tree, message_id)
 
-    @get("/{message_id:str}/raw", operation_id="chatRawMessage")
+    @get("/{message_id:str}/raw", operation_id="chatRawMessage", media_type="text/markdown")
     async def raw(
         self,
         message_id: str,
@@ -99,4 +99,5 @@ class ChatMessageController(Controller):
         await messages.locate(services.session_factory, current_user, message_id)
         row = await db_session.get(ChatMessage, message_id)
         assert row is not None
-        return Response(row.content, media_type="text/markdown; charset=utf-8")
+        # Litestar adds "; charset=utf-8" to every text/* type itself.
+        return Response(row.content, media_type="text/markdown")

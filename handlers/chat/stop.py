@@ -67,6 +67,9 @@ class StopListener:
 
 async def request_stop(nc: NATS, session_id: str) -> str | None:
     """The id of a turn that was told to stop, or None when none of the session runs."""
+    if not nc.is_connected:
+        # While reconnecting, a request waits out its timeout and reads as "nothing runs".
+        raise BusUnavailable("NATS is disconnected (reconnecting)")
     try:
         reply = await nc.request(stop_subject(session_id), b"", timeout=STOP_REPLY_TIMEOUT)
     except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):

@@ -15,6 +15,7 @@ from handlers.compare.export import results_csv
 from handlers.compare.feed import batch_feed, until_completed
 from handlers.compare.schemas import BatchCreate, BatchPage, BatchRead
 from handlers.compare.views import batch_read
+from handlers.deps import MAX_OFFSET
 from handlers.events_feed import InvalidPosition
 from handlers.quotas import within_quota
 from runtime.bus import EventBus
@@ -22,7 +23,7 @@ from runtime.errors import BadRequest
 from runtime.settings import Settings
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 ResumeHeader = Annotated[str | None, Parameter(header="Last-Event-ID", required=False)]
 
 
@@ -75,7 +76,7 @@ class BatchController(Controller):
         disposition = f'attachment; filename="compare-batch-{batch.id}.csv"'
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar appends "; charset=utf-8"
             headers={"Content-Disposition": disposition},
         )
 

@@ -23,6 +23,7 @@ from handlers.compare.schemas import (
 )
 from handlers.compare.targets import resolve_models
 from handlers.compare.views import run_read, vote_read
+from handlers.deps import MAX_OFFSET
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
 from handlers.quotas import within_quota
 from runtime.bus import EventBus
@@ -32,7 +33,7 @@ from runtime.llm.metering import Caller
 from runtime.settings import Settings
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 class CompareController(Controller):

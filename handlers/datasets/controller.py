@@ -13,11 +13,12 @@ from handlers.auth import CurrentUser, Permission, requires
 from handlers.datasets import service
 from handlers.datasets.schemas import Dataset, DatasetPage, DatasetPreview, PreviewRecord
 from handlers.datasets.upload import receive
+from handlers.deps import MAX_OFFSET
 from runtime.db.models import Dataset as DatasetRow
 from runtime.settings import Settings
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 def dataset_out(row: DatasetRow) -> Dataset:

@@ -11,6 +11,7 @@ from pathlib import Path
 import multipart
 
 from runtime.errors import BadRequest, PayloadTooLarge
+from runtime.security.nul import without_nul
 
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -51,7 +52,7 @@ async def receive(
                             if upload.path is not None:
                                 raise BadRequest("one_file_only", detail="Send one file.")
                             upload.path = folder / f"upload-{uuid.uuid4().hex}"
-                            upload.filename = part.filename
+                            upload.filename = without_nul(part.filename, "file name")
                             sink = upload.path.open("wb")
                         value = bytearray()
                     elif event:
@@ -74,7 +75,8 @@ async def receive(
                             sink.close()
                             sink = None
                         elif part is not None and part.name:
-                            upload.fields[part.name] = value.decode("utf-8", "replace")
+                            text = value.decode("utf-8", "replace")
+                            upload.fields[part.name] = without_nul(text, f"field {part.name}")
             parser.parse(b"")
     except multipart.MultipartError as exc:
         upload.discard()

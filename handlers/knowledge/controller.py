@@ -9,6 +9,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth import CurrentUser, Permission, requires
+from handlers.deps import MAX_OFFSET
 from handlers.knowledge import service
 from handlers.knowledge.deps import KNOWLEDGE_DEPENDENCIES
 from handlers.knowledge.retrieval import search_bases
@@ -28,7 +29,7 @@ from runtime.settings import Settings
 from runtime.vectors import MetaFilter, VectorStore
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 def embedding_failed(exc: EmbeddingError) -> ProblemError:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events import Event
 from handlers.auth import CurrentUser, Permission, requires
+from handlers.deps import MAX_OFFSET
 from handlers.events_feed.position import InvalidPosition, decode_position
 from handlers.events_feed.stream import EventFeed
 from handlers.knowledge import documents
@@ -23,7 +24,7 @@ from runtime.settings import Settings
 from runtime.vectors import VectorStore
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 Status = Literal["uploaded", "indexing", "indexed", "failed"]
 ResumeHeader = Annotated[str | None, Parameter(header="Last-Event-ID", required=False)]
 KNOWLEDGE_STREAM = "LLMFORGE_KNOWLEDGE"

@@ -265,6 +265,6 @@ def indexer_consumer(services: Services) -> Consumer:
         # Above the indexer's own attempt limit, so the indexer marks the document
         # failed before the bus gives up and dead-letters it.
         max_deliver=attempts + 2,
-        ack_wait=60.0,
+        ack_wait=services.settings.knowledge.ack_wait_seconds,
         description="parses, chunks, embeds and upserts uploaded documents",
     )

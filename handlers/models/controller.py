@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth import CurrentUser, Permission, requires
+from handlers.deps import MAX_OFFSET
 from handlers.models import service
 from handlers.models.schemas import (
     Capabilities,
@@ -24,7 +25,7 @@ from runtime.db.models import ModelConfig
 from runtime.llm.gateway import Gateway
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 def model_config_read(m: ModelConfig) -> ModelConfigRead:

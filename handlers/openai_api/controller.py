@@ -10,6 +10,7 @@ from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth import CurrentUser, Permission, requires
+from handlers.models.aliases import servable_aliases
 from handlers.models.service import servable_configs
 from handlers.openai_api.convert import (
     chat_completion,
@@ -54,6 +55,11 @@ class OpenAIController(Controller):
         data = [
             ModelObject(id=m.alias, created=int(m.created_at.timestamp()), owned_by="llmforge")
             for m in rows
+        ]
+        # Stable aliases answer too (from their promoted target), so clients can list them.
+        data += [
+            ModelObject(id=a.alias, created=int(a.created_at.timestamp()), owned_by="llmforge")
+            for a in await servable_aliases(db_session)
         ]
         return ModelListOut(data=data)
 

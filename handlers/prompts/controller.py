@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth import CurrentUser, Permission, requires
+from handlers.deps import MAX_OFFSET
 from handlers.prompts import service
 from handlers.prompts.schemas import (
     RenderRequest,
@@ -26,8 +27,9 @@ from handlers.prompts.variables import Variable
 from runtime.db.models import PromptTemplate, PromptTemplateVersion
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
-Version = Annotated[int, Parameter(ge=1)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
+# Versions are 32-bit integers in the database: a larger number is a 400, not a driver error.
+Version = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
 
 
 def template_out(row: PromptTemplate) -> Template:
@@ -149,8 +151,8 @@ class PromptController(Controller):
         template_id: str,
         db_session: AsyncSession,
         current_user: CurrentUser,
-        from_version: Annotated[int, Parameter(query="from", ge=1)],
-        to_version: Annotated[int, Parameter(query="to", ge=1)],
+        from_version: Annotated[int, Parameter(query="from", ge=1, le=2**31 - 1)],
+        to_version: Annotated[int, Parameter(query="to", ge=1, le=2**31 - 1)],
     ) -> VersionDiff:
         old = await service.version(db_session, current_user, template_id, from_version)
         new = await service.version(db_session, current_user, template_id, to_version)

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth import CurrentUser, Permission, requires
+from handlers.deps import MAX_OFFSET
 from handlers.providers import service, upstream
 from handlers.providers.deps import GATEWAY_DEPENDENCIES
 from handlers.providers.schemas import (
@@ -26,7 +27,7 @@ from runtime.llm.types import ConnectionCheck, UpstreamModel
 from runtime.security.crypto import mask_secret
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 def public_settings(settings: dict[str, Any] | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth import CurrentUser, Permission, requires, requires_login
+from handlers.deps import MAX_OFFSET
 from handlers.quotas import service
 from handlers.quotas.guard import enforcer_of
 from handlers.quotas.rules import month_at, subjects_of
@@ -18,7 +19,7 @@ from handlers.quotas.schemas import MyQuotas, QuotaPage, QuotaRead, QuotaSet
 from runtime.errors import ProblemError
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 
 
 async def _forget_changed(request: Request[Any, Any, Any]) -> None:

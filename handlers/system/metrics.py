@@ -12,8 +12,8 @@ from runtime.observability.scrape import render
 from runtime.services import Services
 
 # Prometheus text format 0.0.4, which every scraper reads; prometheus_client's own
-# CONTENT_TYPE_LATEST already announces 1.0.0.
-METRICS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# CONTENT_TYPE_LATEST already announces 1.0.0. Litestar appends "; charset=utf-8".
+METRICS_MEDIA_TYPE = "text/plain; version=0.0.4"
 
 
 def check_metrics_token(expected: str | None, authorization: str | None) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events import Event
 from events.training import job_subjects
 from handlers.auth import CurrentUser, Permission, requires
+from handlers.deps import MAX_OFFSET
 from handlers.events_feed.position import InvalidPosition, decode_position
 from handlers.events_feed.stream import EventFeed
 from handlers.events_feed.visibility import can_see
@@ -24,14 +25,11 @@ from runtime.errors import BadRequest, NotFound
 from runtime.settings import Settings
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 ResumeHeader = Annotated[str | None, Parameter(header="Last-Event-ID", required=False)]
 TRAINING_STREAM = "LLMFORGE_TRAINING"
-_MEDIA = {
-    "html": "text/html; charset=utf-8",
-    "markdown": "text/markdown; charset=utf-8",
-    "json": "application/json",
-}
+# Litestar appends "; charset=utf-8" to text/* types itself.
+_MEDIA = {"html": "text/html", "markdown": "text/markdown", "json": "application/json"}
 _FILES = {"html": "report.html", "markdown": "report.md", "json": "report.json"}
 
 
@@ -152,7 +150,11 @@ class TrainingJobController(Controller):
         ]
         return Metrics(job_id=job.id, status=job.status, points=points)
 
-    @get("/{job_id:str}/report", operation_id="trainingJobsReport")
+    @get(
+        "/{job_id:str}/report",
+        operation_id="trainingJobsReport",
+        opt={"media_types": tuple(_MEDIA.values())},
+    )
     async def report(
         self,
         job_id: str,

@@ -20,6 +20,22 @@ Scheduler = Literal[
     "warmup_stable_decay",
 ]
 Ids = Annotated[list[Annotated[str, Meta(min_length=1, max_length=32)]], Meta(max_length=16)]
+Prompt = Annotated[str, Meta(min_length=1, max_length=20_000)]
+
+
+class EvaluationSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Compare the fine-tuned model with its base once the job succeeds (not LLaMA-Factory's).
+
+    Prompts: these, else the job's datasets' validation split. A judge (any model config)
+    makes it a pairwise preference with a win rate; without one, outputs and speed only.
+    """
+
+    enabled: bool = True
+    prompts: Annotated[list[Prompt], Meta(min_length=1, max_length=200)] | None = None
+    judge_model_id: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+    max_examples: Annotated[int, Meta(ge=1, le=200)] = 20
+    # Per answer of either model.
+    max_tokens: Annotated[int, Meta(ge=1, le=4096)] = 256
 
 
 class JobCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -52,6 +68,8 @@ class JobCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_steps: Annotated[int, Meta(ge=1)] | None = None
     max_samples: Annotated[int, Meta(ge=1)] | None = None
     logging_steps: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    # Absent: evaluated when the datasets hold a validation split (collected ones do).
+    evaluation: EvaluationSpec | None = None
 
 
 class Job(msgspec.Struct, kw_only=True):

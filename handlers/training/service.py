@@ -27,7 +27,7 @@ from runtime.outbox import emit
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 # Request fields that are not LLaMA-Factory arguments.
-_NOT_HYPERPARAMETERS = ("base_model_id", "dataset_ids", "eval_dataset_ids")
+_NOT_HYPERPARAMETERS = ("base_model_id", "dataset_ids", "eval_dataset_ids", "evaluation")
 
 
 def jobs_root(data_dir: Path) -> Path:
@@ -92,6 +92,9 @@ async def create(
     )
     session.add(job)
     await session.flush()
+    from handlers.evaluation.service import plan_for_job  # the evaluation imports this module
+
+    await plan_for_job(session, job, data.evaluation)
     spec = JobRequestedData(
         job_id=job.id,
         owner_id=user.id,

@@ -11,7 +11,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.auth import CurrentUser, Permission, requires
-from handlers.deps import services_of
+from handlers.deps import MAX_OFFSET, services_of
 from handlers.webhooks import deliveries, service
 from handlers.webhooks.schemas import (
     DeliveryPage,
@@ -30,7 +30,7 @@ from runtime.settings import Settings
 from runtime.webhooks.vault import keyring_for
 
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
 Status = Annotated[str | None, Parameter(pattern="^(pending|succeeded|failed)$")]
 
 

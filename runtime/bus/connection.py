@@ -74,7 +74,9 @@ class EventBus:
         try:
             await asyncio.wait_for(
                 nc.connect(
-                    servers=[url],
+                    # A cluster is several URLs, comma-separated; the client also learns
+                    # the other members from the server it reaches and fails over to them.
+                    servers=[u.strip() for u in url.split(",") if u.strip()],
                     name=name,
                     connect_timeout=max(1, round(connect_timeout)),
                     allow_reconnect=True,
@@ -113,11 +115,16 @@ class EventBus:
         with contextlib.suppress(ValueError):
             self._reconnect_listeners.remove(listener)
 
-    async def provision(self, specs: Sequence[StreamSpec] = STREAMS) -> list[ProvisionResult]:
-        """Create missing streams and update changed limits; safe to run on every start."""
+    async def provision(
+        self, specs: Sequence[StreamSpec] = STREAMS, *, replicas: int = 1
+    ) -> list[ProvisionResult]:
+        """Create missing streams and update changed limits; safe to run on every start.
+
+        ``replicas``: copies of each stream in a JetStream cluster (3 survives one node).
+        """
         ensure_connected(self._nc)
         try:
-            results = await provision_streams(self._js, specs)
+            results = await provision_streams(self._js, specs, replicas=replicas)
         except (nats.errors.Error, OSError) as exc:
             raise BusUnavailable(f"stream provisioning failed: {exc!r}") from exc
         self._expected_streams = tuple(spec.name for spec in specs)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,7 +12,7 @@ from enum import StrEnum
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from events.streams import StreamSpec
 
@@ -32,7 +34,7 @@ class ProvisionResult:
     action: ProvisionAction
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -43,10 +45,11 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         max_age=spec.max_age_seconds,
         max_bytes=spec.max_bytes,
         duplicate_window=spec.duplicate_window_seconds,
+        num_replicas=replicas,
     )
 
 
-def _differs(live: StreamConfig, spec: StreamSpec) -> bool:
+def _differs(live: StreamConfig, spec: StreamSpec, replicas: int) -> bool:
     def seconds_differ(a: float | None, b: float) -> bool:
         # The server keeps nanoseconds; float seconds round-trip with tiny errors.
         return not math.isclose(a or 0.0, b, abs_tol=1e-6)
@@ -57,31 +60,57 @@ def _differs(live: StreamConfig, spec: StreamSpec) -> bool:
         or live.max_bytes != spec.max_bytes
         or seconds_differ(live.max_age, spec.max_age_seconds)
         or seconds_differ(live.duplicate_window, spec.duplicate_window_seconds)
+        or (live.num_replicas or 1) != replicas
     )
 
 
-async def provision_stream(js: JetStreamContext, spec: StreamSpec) -> ProvisionResult:
+async def provision_stream(
+    js: JetStreamContext, spec: StreamSpec, replicas: int = 1
+) -> ProvisionResult:
     for _attempt in range(2):
         try:
             info = await js.stream_info(spec.name)
         except NotFoundError:
             try:
-                await js.add_stream(stream_config(spec))
+                await js.add_stream(stream_config(spec, replicas))
             except APIError as exc:
                 if exc.err_code == _STREAM_NAME_IN_USE:
                     continue
                 raise
             log.info("stream_created", stream=spec.name)
             return ProvisionResult(spec.name, ProvisionAction.CREATED)
-        if not _differs(info.config, spec):
+        if not _differs(info.config, spec, replicas):
             return ProvisionResult(spec.name, ProvisionAction.UNCHANGED)
-        await js.update_stream(stream_config(spec))
+        await js.update_stream(stream_config(spec, replicas))
         log.info("stream_updated", stream=spec.name)
         return ProvisionResult(spec.name, ProvisionAction.UPDATED)
     raise RuntimeError(f"stream {spec.name} kept changing while it was provisioned")
 
 
+# While a cluster elects its leaders (just formed, or a node lost) JetStream's API times out
+# or answers 503 for a few seconds: a process starting then waits instead of exiting.
+_TRANSIENT = (TimeoutError, ServiceUnavailableError)
+
+
 async def provision_streams(
-    js: JetStreamContext, specs: Sequence[StreamSpec]
+    js: JetStreamContext,
+    specs: Sequence[StreamSpec],
+    *,
+    replicas: int = 1,
+    patience: float = 30.0,
 ) -> list[ProvisionResult]:
-    return [await provision_stream(js, spec) for spec in specs]
+    deadline = time.monotonic() + patience
+    results: list[ProvisionResult] = []
+    for spec in specs:
+        delay = 0.25
+        while True:
+            try:
+                results.append(await provision_stream(js, spec, replicas))
+                break
+            except _TRANSIENT as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.info("stream_provision_retry", stream=spec.name, error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+    return results

@@ -1,4 +1,8 @@
-"""Alias → model config → enabled provider with its decrypted key, cached for a moment."""
+"""Alias → model config → enabled provider with its decrypted key, cached for a moment.
+
+A stable alias (``model_aliases``, moved by promotions) is looked up first, so a name an
+admin promoted answers from its current target whatever config shares its spelling.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime.db.models import ModelConfig, Provider
+from runtime.db.models import ModelAlias, ModelConfig, Provider
 from runtime.llm.types import Params, ProviderConfig, ProviderError
 from runtime.security.crypto import CryptoError, Keyring
 
@@ -81,6 +85,8 @@ class ModelResolver:
         self._cache: dict[str, tuple[float, ResolvedModel]] = {}
         # Concurrent first requests for one alias share a single query.
         self._loading: dict[str, asyncio.Future[ResolvedModel]] = {}
+        # Bumped by every forget: a load that began before one is answered, not cached.
+        self._epoch = 0
 
     async def resolve(self, name: str) -> ResolvedModel:
         hit = self._cache.get(name)
@@ -91,6 +97,7 @@ class ModelResolver:
             return await asyncio.shield(pending)
         future: asyncio.Future[ResolvedModel] = asyncio.get_running_loop().create_future()
         self._loading[name] = future
+        epoch = self._epoch
         try:
             resolved = await self._load(name)
         except BaseException as exc:
@@ -100,21 +107,37 @@ class ModelResolver:
         finally:
             del self._loading[name]
         future.set_result(resolved)
-        self._cache[name] = (self._clock() + self._ttl, resolved)
+        if epoch == self._epoch:
+            self._cache[name] = (self._clock() + self._ttl, resolved)
         return resolved
 
     def invalidate(self) -> None:
         """Forget everything (this replica changed a model or provider)."""
+        self._epoch += 1
         self._cache.clear()
+
+    def forget(self, name: str) -> None:
+        """Forget one name (a stable alias that was just promoted or rolled back)."""
+        self._epoch += 1
+        self._cache.pop(name, None)
 
     async def _load(self, name: str) -> ResolvedModel:
         query = (
             select(ModelConfig, Provider)
             .join(Provider, Provider.id == ModelConfig.provider_id)
-            .where(or_(ModelConfig.alias == name, ModelConfig.id == name))
             .where(ModelConfig.enabled.is_(True), Provider.enabled.is_(True))
         )
         async with self._session_factory() as session:
+            target = await session.execute(
+                select(ModelAlias.model_config_id).where(ModelAlias.alias == name)
+            )
+            promoted = target.first()
+            if promoted is None:
+                query = query.where(or_(ModelConfig.alias == name, ModelConfig.id == name))
+            elif promoted[0] is None:  # its target was deleted
+                raise ModelNotFound(name)
+            else:
+                query = query.where(ModelConfig.id == promoted[0])
             rows = (await session.execute(query)).all()
         if not rows:
             raise ModelNotFound(name)

@@ -72,6 +72,7 @@ async def test_register_login_me(client: httpx.AsyncClient) -> None:
     # What the built-in user role grants: the web UI shows its pages by this list.
     assert "chat.use" in mine["permissions"]
     assert "users.manage" not in mine.pop("permissions")
+    assert mine.pop("share_conversations_for_training") is False  # opt-in, off by default
     assert mine == user
 
 
@@ -340,6 +341,7 @@ async def test_auth_routes_are_in_openapi(client: httpx.AsyncClient) -> None:
         "authRefresh",
         "authLogout",
         "authMe",
+        "authUpdateMe",
         "authChangePassword",
         "authListApiKeys",
         "authCreateApiKey",

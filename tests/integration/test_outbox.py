@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events import Event
 from events.auth import UserData, UserRegistered
+from events.prompts import TemplateCreated, TemplateData
 from runtime.db.models import OutboxEvent, User
 from runtime.outbox import OutboxRelay, emit, publish_committed
 
@@ -86,3 +87,34 @@ async def test_relay_leaves_fresh_rows_to_their_request(
     bus = RecordingBus()
     assert await OutboxRelay(session_factory, bus, grace=60).relay_once() == 0
     assert bus.published == []
+
+
+class OneStreamDown(RecordingBus):
+    """The auth stream has no leader; every other stream takes events."""
+
+    async def publish(self, event: Event) -> None:
+        if event.nats_subject.startswith("llmforge.auth."):
+            raise ConnectionError("no JetStream stream answered")
+        self.published.append(event)
+
+
+async def test_relay_holds_back_only_the_domain_whose_stream_fails(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    template = TemplateCreated(
+        subject="t1",
+        data=TemplateData(template_id="t1", owner_id=None, name="t", version=1, shared=False),
+    )
+    async with session_factory() as session:
+        emit(session, _registered("u6"))
+        emit(session, template)
+        emit(session, _registered("u7"))
+        await session.commit()
+    bus = OneStreamDown()
+    assert await OutboxRelay(session_factory, bus, grace=0).relay_once() == 1
+    assert [e.id for e in bus.published] == [template.id]
+    # Both auth events wait (the second is not sent ahead of the first), then both go.
+    assert await _outbox_count(session_factory) == 2
+    up = RecordingBus()
+    assert await OutboxRelay(session_factory, up, grace=0).relay_once() == 2
+    assert sorted(e.subject for e in up.published) == ["u6", "u7"]

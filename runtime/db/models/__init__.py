@@ -1,5 +1,6 @@
 """SQLAlchemy models for the whole domain; later features add columns, not tables."""
 
+from runtime.db.models.aliases import ModelAlias, ModelAliasChange
 from runtime.db.models.audit import AuditLog
 from runtime.db.models.auth import ApiKey, RefreshToken, Role, User
 from runtime.db.models.base import Base, new_id, utcnow
@@ -11,6 +12,7 @@ from runtime.db.models.compare import (
     CompareVote,
     CompareVoteOutcome,
 )
+from runtime.db.models.evaluation import TrainingEvaluation, TrainingEvaluationExample
 from runtime.db.models.knowledge import Document, KnowledgeBase
 from runtime.db.models.outbox import OutboxEvent
 from runtime.db.models.prompts import PromptTemplate, PromptTemplateVersion
@@ -33,6 +35,8 @@ __all__ = [
     "Dataset",
     "Document",
     "KnowledgeBase",
+    "ModelAlias",
+    "ModelAliasChange",
     "ModelConfig",
     "ModelServer",
     "OutboxEvent",
@@ -42,6 +46,8 @@ __all__ = [
     "Quota",
     "RefreshToken",
     "Role",
+    "TrainingEvaluation",
+    "TrainingEvaluationExample",
     "TrainingJob",
     "TrainingMetric",
     "User",

@@ -23,6 +23,9 @@ class User(IdMixin, TimestampMixin, Base):
     # Bumped when the account is disabled or its password changes, so access tokens
     # issued before that stop working at once even though they are stateless JWTs.
     token_version: Mapped[int] = mapped_column(default=0)
+    # Opt-in: an admin building a training set across users may read this user's rated
+    # chats and compare votes. Off unless the user turns it on (PATCH /api/auth/me).
+    share_conversations_for_training: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Role(IdMixin, TimestampMixin, Base):

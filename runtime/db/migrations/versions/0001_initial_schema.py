@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 23:18:28.976094
+Create Date: 2026-12-05 23:35:39.111276
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ def upgrade() -> None:
             "last_login_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("token_version", sa.Integer(), nullable=False),
+        sa.Column("share_conversations_for_training", sa.Boolean(), nullable=False),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column(
             "created_at",
@@ -656,6 +657,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_documents_status"), ["status"], unique=False)
 
     op.create_table(
+        "model_aliases",
+        sa.Column("alias", sa.String(length=200), nullable=False),
+        sa.Column("model_config_id", sa.String(length=32), nullable=True),
+        sa.Column("previous", sa.JSON(), nullable=False),
+        sa.Column("updated_by", sa.String(length=32), nullable=True),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["model_config_id"],
+            ["model_configs.id"],
+            name=op.f("fk_model_aliases_model_config_id_model_configs"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("alias", name=op.f("pk_model_aliases")),
+    )
+    with op.batch_alter_table("model_aliases", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_model_aliases_model_config_id"), ["model_config_id"], unique=False
+        )
+
+    op.create_table(
         "model_servers",
         sa.Column("model_config_id", sa.String(length=32), nullable=False),
         sa.Column("owner_id", sa.String(length=32), nullable=True),
@@ -956,6 +988,81 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_compare_votes_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "model_alias_changes",
+        sa.Column("alias", sa.String(length=200), nullable=False),
+        sa.Column("action", sa.String(length=16), nullable=False),
+        sa.Column("model_config_id", sa.String(length=32), nullable=False),
+        sa.Column("previous_model_config_id", sa.String(length=32), nullable=True),
+        sa.Column("actor_id", sa.String(length=32), nullable=True),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alias"],
+            ["model_aliases.alias"],
+            name=op.f("fk_model_alias_changes_alias_model_aliases"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_model_alias_changes")),
+    )
+    with op.batch_alter_table("model_alias_changes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_model_alias_changes_alias"), ["alias"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_model_alias_changes_created_at"), ["created_at"], unique=False
+        )
+
+    op.create_table(
+        "training_evaluations",
+        sa.Column("job_id", sa.String(length=32), nullable=False),
+        sa.Column("owner_id", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("run", sa.Integer(), nullable=False),
+        sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("base_model_id", sa.String(length=32), nullable=True),
+        sa.Column("tuned_model_id", sa.String(length=32), nullable=True),
+        sa.Column("judge_model_id", sa.String(length=32), nullable=True),
+        sa.Column("source", sa.String(length=32), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("server_ids", sa.JSON(), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("started_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            runtime.db.models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["job_id"],
+            ["training_jobs.id"],
+            name=op.f("fk_training_evaluations_job_id_training_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["users.id"],
+            name=op.f("fk_training_evaluations_owner_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_evaluations")),
+        sa.UniqueConstraint("job_id", name=op.f("uq_training_evaluations_job_id")),
+    )
+    with op.batch_alter_table("training_evaluations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_training_evaluations_owner_id"), ["owner_id"], unique=False
+        )
+
+    op.create_table(
         "training_metrics",
         sa.Column("job_id", sa.String(length=32), nullable=False),
         sa.Column("step", sa.Integer(), nullable=False),
@@ -1033,11 +1140,36 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "training_evaluation_examples",
+        sa.Column("evaluation_id", sa.String(length=32), nullable=False),
+        sa.Column("index", sa.Integer(), nullable=False),
+        sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("system", sa.Text(), nullable=True),
+        sa.Column("reference", sa.Text(), nullable=True),
+        sa.Column("base_output", sa.Text(), nullable=False),
+        sa.Column("tuned_output", sa.Text(), nullable=False),
+        sa.Column("base_metrics", sa.JSON(), nullable=False),
+        sa.Column("tuned_metrics", sa.JSON(), nullable=False),
+        sa.Column("verdicts", sa.JSON(), nullable=False),
+        sa.Column("outcome", sa.String(length=8), nullable=True),
+        sa.Column("created_at", runtime.db.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["evaluation_id"],
+            ["training_evaluations.id"],
+            name=op.f("fk_training_evaluation_examples_evaluation_id_training_evaluations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "evaluation_id", "index", name=op.f("pk_training_evaluation_examples")
+        ),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("training_evaluation_examples")
     with op.batch_alter_table("compare_vote_outcomes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_compare_vote_outcomes_model_config_id"))
 
@@ -1047,6 +1179,15 @@ def downgrade() -> None:
 
     op.drop_table("webhook_delivery_attempts")
     op.drop_table("training_metrics")
+    with op.batch_alter_table("training_evaluations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_training_evaluations_owner_id"))
+
+    op.drop_table("training_evaluations")
+    with op.batch_alter_table("model_alias_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_model_alias_changes_created_at"))
+        batch_op.drop_index(batch_op.f("ix_model_alias_changes_alias"))
+
+    op.drop_table("model_alias_changes")
     with op.batch_alter_table("compare_votes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_compare_votes_user_id"))
 
@@ -1077,6 +1218,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_model_servers_model_config_id"))
 
     op.drop_table("model_servers")
+    with op.batch_alter_table("model_aliases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_model_aliases_model_config_id"))
+
+    op.drop_table("model_aliases")
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_documents_status"))
         batch_op.drop_index(batch_op.f("ix_documents_knowledge_base_id"))

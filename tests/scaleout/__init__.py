@@ -1,0 +1,1 @@
+"""Scale-out harness: real API and worker processes, a NATS cluster, PostgreSQL."""
