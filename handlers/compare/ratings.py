@@ -22,8 +22,9 @@ def vote_outcomes(participants: Sequence[str], winner: str | None) -> dict[str, 
     return {m: "win" if m == winner else "loss" for m in participants}
 
 
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion; (0, 1) when there is no data.
+    ``successes`` may be fractional (the evaluation counts a tie as half a win).
 
     Unlike the normal approximation it stays inside [0, 1] and behaves at 0 or n
     successes, which is where a model with few votes sits.

@@ -12,31 +12,12 @@ examples a validation split usually holds. Pure: no I/O.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Two-sided 95 %: the 0.975 quantile of the standard normal distribution.
-Z_95 = 1.959963984540054
-
-
-def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval; ``successes`` may be fractional (a tie is half a win)."""
-    if n <= 0:
-        return 0.0, 1.0
-    if not 0 <= successes <= n:
-        raise ValueError("successes must lie between 0 and n")
-    p = successes / n
-    z2 = z * z
-    denominator = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    # At 0 or n successes a bound is exactly 0 or 1; rounding must not move it off.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
+from handlers.compare.ratings import wilson_interval
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from events.training import JobCompleted, JobCompletedData, JobSpec
+from handlers.compare.ratings import wilson_interval
 from handlers.evaluation.service import plan_for_job
-from handlers.evaluation.statistics import wilson_interval
 from handlers.training.schemas import EvaluationSpec
 from runtime.db.models import ModelConfig, TrainingJob
 from runtime.platform import Platform, Roles

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.evaluation.statistics import side_summary, wilson_interval, win_rate
+from handlers.compare.ratings import wilson_interval
+from handlers.evaluation.statistics import side_summary, win_rate
 
 # Reference values: statsmodels' proportion_confint(count, nobs, alpha=0.05, method="wilson").
 KNOWN = [
