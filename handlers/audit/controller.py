@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,23 +51,18 @@ class AuditController(Controller):
     path = "/api/admin/audit"
     tags = ["admin"]
     guards = [requires(Permission.AUDIT_READ)]
+    # Both routes take the same filters: one provider reads and checks them.
+    dependencies = {"where": Provide(audit_filter, sync_to_thread=False)}
 
     @get("/", operation_id="adminListAudit")
     async def list_audit(
         self,
         db_session: AsyncSession,
-        type: str | None = None,
-        actor: str | None = None,
-        subject: str | None = None,
-        resource: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        q: str | None = None,
+        where: service.AuditFilter,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> AuditPage:
         """Events newest first; ``type`` is a prefix (``llmforge.auth.``), ``q`` searches data."""
-        where = audit_filter(type, actor, subject, resource, since, until, q)
         rows, total = await service.list_audit(db_session, where, limit=limit, offset=offset)
         items = [service.entry(row) for row in rows]
         return AuditPage(items=items, total=total, limit=limit, offset=offset)
@@ -76,17 +72,10 @@ class AuditController(Controller):
         self,
         db_session: AsyncSession,
         services: Services,
-        type: str | None = None,
-        actor: str | None = None,
-        subject: str | None = None,
-        resource: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        q: str | None = None,
+        where: service.AuditFilter,
     ) -> Stream:
         """CSV of the same filters, newest first, streamed; at most 100,000 rows
         (``X-Export-Truncated: true`` when more matched)."""
-        where = audit_filter(type, actor, subject, resource, since, until, q)
         total = await service.count_audit(db_session, where)
         stamp = utcnow().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         return Stream(
