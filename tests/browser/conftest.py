@@ -49,7 +49,15 @@ REASONING = ["The user ", "greets me; ", "I should ", "greet back."]
 ANSWER = ["Hello", "!", " I am", " a **fake**", " model", "."]
 
 
+def _is_browser_test(item: pytest.Item) -> bool:
+    return "tests/browser/" in str(item.fspath)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread from its first
+    # use to the end of the session, after which no asyncio test could run: browser tests
+    # go last (their session fixtures are then torn down first).
+    items.sort(key=_is_browser_test)
     if CHROMIUM.exists():
         return
     # CI installs Chromium (.ci/run) and sets CI: there a missing browser is a failure.
@@ -57,7 +65,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         raise pytest.UsageError(f"{CHROMIUM} is missing: apt-get install -y chromium")
     skip = pytest.mark.skip(reason=f"{CHROMIUM} not installed (apt-get install -y chromium)")
     for item in items:
-        if "tests/browser/" in str(item.fspath):
+        if _is_browser_test(item):
             item.add_marker(skip)
 
 
