@@ -124,7 +124,13 @@ def test_a_lora_job_streams_its_loss_curve_and_logs(
     shoot(page, "training-job")
 
     # The report, inline; and the job in the list.
-    page.get_by_role("tab", name="Report").click()
+    # The page settles once the projection has registered the model and written the report
+    # (matplotlib: seconds when busy); the serve button shows it has.
+    expect(page.get_by_test_id("job-serve")).to_be_visible(timeout=TRAINED_WITHIN)
+    report_tab = page.get_by_role("tab", name="Report")
+    expect(report_tab).not_to_have_attribute("aria-disabled", "true")
+    report_tab.click()
+    expect(report_tab).to_have_attribute("aria-selected", "true")
     expect(page.get_by_test_id("job-report").locator("iframe")).to_be_visible()
     job_url = page.url
     page.goto(f"{base}/training")
