@@ -53,6 +53,7 @@ def _is_browser_test(item: pytest.Item) -> bool:
     return "tests/browser/" in str(item.fspath)
 
 
+@pytest.hookimpl(trylast=True)  # after any plugin's own reordering (pytest-asyncio's)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Playwright's sync API keeps an event loop running in the main thread from its first
     # use to the end of the session, after which no asyncio test could run: browser tests
