@@ -44,7 +44,7 @@ def batch_feed(
         return can_see(user, event)
 
     return EventFeed(
-        bus.js,
+        bus.fanout,
         [subject],
         visible,
         resume=start,

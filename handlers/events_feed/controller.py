@@ -70,7 +70,7 @@ class EventFeedController(Controller):
 
         try:
             feed = EventFeed(
-                bus.js,
+                bus.fanout,
                 subjects_for(filters),
                 visible,
                 resume=position,

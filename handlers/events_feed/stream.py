@@ -1,8 +1,10 @@
-"""A live event feed over SSE, read straight from JetStream: reusable by any resource.
+"""A live event feed over SSE, read from JetStream: reusable by any resource.
 
-Give it subjects and a visibility predicate. Per stream it opens an ordered ephemeral
-consumer starting one past the resume position (or at the stream's end), so a client
-that comes back with its last id sees every event once, in stream order. A client that
+Give it subjects and a visibility predicate. Live events come from the process's shared
+stream readers (``EventBus.fanout``): one ordered consumer per stream, however many
+feeds are open. A client that comes back with its last id first reads what it missed
+straight from the stream (its own short-lived ordered consumer, up to where the shared
+reader took over), then joins live: every event once, in stream order. A client that
 falls ``queue_size`` events behind is cut off with an ``error`` event; it resumes.
 """
 
@@ -16,16 +18,15 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 import anyio
 import msgspec
 import nats.errors
+import nats.js.errors
 from litestar.response import ServerSentEventMessage
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from events import STREAMS, Event, StreamSpec, decode_event
 from events.streams import subject_matches
 from handlers.events_feed.position import encode_position
-from runtime.bus import plan_bindings
+from runtime.bus import Delivery, FanOut, plan_bindings
 
 Visible = Callable[[Event], bool]
 
@@ -39,7 +40,7 @@ class EventFeed:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        fanout: FanOut,
         subjects: Sequence[str],
         visible: Visible,
         *,
@@ -48,49 +49,48 @@ class EventFeed:
         queue_size: int = 1000,
         streams: Sequence[StreamSpec] = STREAMS,
     ) -> None:
-        self._js = js
+        self._fanout = fanout
         self._subjects = tuple(subjects)
         self._bindings = plan_bindings(subjects, streams)
         self._stream_subjects = {spec.name: spec.subjects[0] for spec in streams}
         self._visible = visible
         self._resume = dict(resume or {})
         self._heartbeat = heartbeat
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=queue_size)
-        self._subs: list[Subscription] = []
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=queue_size)
+        self._attached: list[str] = []
+        # (stream, subject, after, until): missed messages to read before the live ones.
+        self._backlog: list[tuple[str, str, int, int]] = []
+        self._catch_up_sub: Subscription | None = None
         self.positions: dict[str, int] = {}
         self.overflowed = False
 
-    async def _on_msg(self, msg: Msg) -> None:
-        # Never wait here: a blocked callback would stall the shared NATS connection.
+    def deliver(self, delivery: Delivery) -> None:
+        # Called by the shared reader: never wait here, or every feed would stall.
         if self.overflowed:
             return
         try:
-            self._queue.put_nowait(msg)
+            self._queue.put_nowait(delivery)
         except asyncio.QueueFull:
             self.overflowed = True
 
     async def _open_one(self, stream: str, filters: tuple[str, ...]) -> None:
-        if stream in self._resume:
-            start = self._resume[stream] + 1
-        else:
-            start = (await self._js.stream_info(stream)).state.last_seq + 1
-        self.positions[stream] = start - 1
-        # Ordered consumers take one filter subject; with none or several, read the
-        # whole stream and let the subject check in _message sort it out.
-        subject = filters[0] if len(filters) == 1 else self._stream_subjects[stream]
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
-        sub = await self._js.subscribe(
-            subject,
-            stream=stream,
-            cb=self._on_msg,
-            ordered_consumer=True,
-            config=config,
-        )
-        self._subs.append(sub)
+        subject = self._stream_subjects[stream]
+        live_after = await self._fanout.attach(stream, filters or (subject,), self)
+        self._attached.append(stream)
+        resume = self._resume.get(stream)
+        if resume is None:
+            self.positions[stream] = live_after
+            return
+        self.positions[stream] = resume
+        if resume < live_after:
+            # One filter narrows the backlog read on the server; several read the stream.
+            self._backlog.append(
+                (stream, filters[0] if len(filters) == 1 else subject, resume, live_after)
+            )
 
     async def open(self) -> str:
-        """Subscribe everywhere; returns the starting position token."""
-        # Let every subscribe finish before failing, so close() sees all of them.
+        """Join the live readers and plan the catch-up; returns the starting position."""
+        # Let every attach finish before failing, so close() sees all of them.
         results = await asyncio.gather(
             *(self._open_one(b.stream, b.filters) for b in self._bindings),
             return_exceptions=True,
@@ -101,28 +101,71 @@ class EventFeed:
         return encode_position(self.positions)
 
     async def close(self) -> None:
-        for sub in self._subs:
+        if self._catch_up_sub is not None:
             with contextlib.suppress(nats.errors.Error):
-                await sub.unsubscribe()
-        self._subs.clear()
+                await self._catch_up_sub.unsubscribe()
+            self._catch_up_sub = None
+        attached, self._attached = self._attached, []
+        for stream in attached:
+            await self._fanout.detach(stream, self)
 
-    def _message(self, msg: Msg) -> ServerSentEventMessage | None:
-        meta = msg.metadata
-        self.positions[meta.stream] = meta.sequence.stream
-        if not any(subject_matches(p, msg.subject) for p in self._subjects):
+    def _message(self, delivery: Delivery) -> ServerSentEventMessage | None:
+        # A resumed client may be ahead of where the live reader joined: skip what it has.
+        if delivery.seq <= self.positions.get(delivery.stream, 0):
+            return None
+        self.positions[delivery.stream] = delivery.seq
+        if not any(subject_matches(p, delivery.subject) for p in self._subjects):
             return None
         try:
-            event = decode_event(msg.data)
+            event = decode_event(delivery.data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None  # a type this version does not know: nobody here can judge it
         if not self._visible(event):
             return None
         return ServerSentEventMessage(
-            id=encode_position(self.positions), event=event.type, data=msg.data.decode()
+            id=encode_position(self.positions), event=event.type, data=delivery.data.decode()
         )
 
+    async def _missed(
+        self, stream: str, subject: str, after: int, until: int
+    ) -> AsyncIterator[ServerSentEventMessage]:
+        """Stored messages in (after, until] on ``subject``, then ``: ping``s while waiting."""
+        js = self._fanout.js
+        try:
+            first = await js.get_msg(stream, seq=after + 1, subject=subject, next=True)
+        except nats.js.errors.NotFoundError:
+            return  # nothing on the subject since: the live reader has the rest
+        if first.seq is None or first.seq > until:
+            return
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first.seq
+        )
+        self._catch_up_sub = sub = await js.subscribe(
+            subject, stream=stream, ordered_consumer=True, config=config
+        )
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=self._heartbeat)
+                except nats.errors.TimeoutError:
+                    yield ServerSentEventMessage(comment="ping")
+                    continue
+                meta = msg.metadata
+                seq = meta.sequence.stream
+                if seq > until:
+                    return
+                message = self._message(Delivery(stream, seq, msg.subject, msg.data))
+                if message is not None:
+                    yield message
+                if seq == until or not meta.num_pending:
+                    return
+        finally:
+            self._catch_up_sub = None
+            with anyio.CancelScope(shield=True), contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+
     async def messages(self) -> AsyncIterator[ServerSentEventMessage]:
-        """``ready`` (with the start id), then events, ``: ping`` comments when idle."""
+        """``ready`` (with the start id), missed events, live events, ``: ping`` when idle."""
         try:
             try:
                 start = await self.open()
@@ -130,6 +173,13 @@ class EventFeed:
                 yield _error("bus_unavailable", f"cannot read the event streams: {exc!r}")
                 return
             yield ServerSentEventMessage(event="ready", id=start, data=json.dumps({"id": start}))
+            try:
+                for stream, subject, after, until in self._backlog:
+                    async for message in self._missed(stream, subject, after, until):
+                        yield message
+            except (nats.errors.Error, OSError) as exc:
+                yield _error("bus_unavailable", f"cannot read the missed events: {exc!r}")
+                return
             while True:
                 if self.overflowed:
                     yield _error(
@@ -138,13 +188,13 @@ class EventFeed:
                     )
                     return
                 try:
-                    msg = await asyncio.wait_for(self._queue.get(), self._heartbeat)
+                    delivery = await asyncio.wait_for(self._queue.get(), self._heartbeat)
                 except TimeoutError:
                     yield ServerSentEventMessage(comment="ping")
                     continue
-                message = self._message(msg)
-                if message is not None:
-                    yield message
+                live = self._message(delivery)
+                if live is not None:
+                    yield live
         finally:
             # Shielded: this runs when the client went away and the task is cancelled.
             with anyio.CancelScope(shield=True):

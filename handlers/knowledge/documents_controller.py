@@ -115,7 +115,7 @@ class DocumentController(Controller):
             return True  # the subject names this document, which the caller may read
 
         feed = EventFeed(
-            bus.js,
+            bus.fanout,
             [f"llmforge.knowledge.document.{row.id}.>"],
             visible,
             resume=resume,

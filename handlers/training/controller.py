@@ -120,7 +120,7 @@ class TrainingJobController(Controller):
             return can_see(current_user, event)
 
         feed = EventFeed(
-            bus.js,
+            bus.fanout,
             [job_subjects(job_id)],
             visible,
             resume=resume,

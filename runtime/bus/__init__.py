@@ -5,6 +5,7 @@ from runtime.bus.broadcast import Broadcast
 from runtime.bus.connection import EventBus, Readiness
 from runtime.bus.consumer import BatchHandler, Consumer, EventHandler
 from runtime.bus.errors import BusError, BusUnavailable, PublishRejected
+from runtime.bus.fanout import Delivery, FanOut
 from runtime.bus.host import FunctionHost
 from runtime.bus.policy import Action, Decision, PermanentError, RetryPolicy
 from runtime.bus.streams import ProvisionAction, ProvisionResult, stream_config
@@ -18,8 +19,10 @@ __all__ = [
     "BusUnavailable",
     "Consumer",
     "Decision",
+    "Delivery",
     "EventBus",
     "EventHandler",
+    "FanOut",
     "FunctionHost",
     "PermanentError",
     "ProvisionAction",

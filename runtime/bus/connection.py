@@ -16,6 +16,7 @@ from nats.js.api import PubAck
 
 from events import STREAMS, Event, StreamSpec, encode_event
 from runtime.bus.errors import BusUnavailable
+from runtime.bus.fanout import FanOut
 from runtime.bus.publisher import (
     Outgoing,
     ensure_connected,
@@ -53,6 +54,7 @@ class EventBus:
         self._expected_streams: tuple[str, ...] = tuple(spec.name for spec in STREAMS)
         self._reconnect_listeners: list[ReconnectListener] = []
         self._closing = False
+        self._fanout: FanOut | None = None
 
     @classmethod
     async def connect(
@@ -102,6 +104,13 @@ class EventBus:
     @property
     def js(self) -> JetStreamContext:
         return self._js
+
+    @property
+    def fanout(self) -> FanOut:
+        """The process's shared stream readers for live feeds (started on first use)."""
+        if self._fanout is None:
+            self._fanout = FanOut(self._js)
+        return self._fanout
 
     @property
     def is_connected(self) -> bool:
@@ -182,6 +191,8 @@ class EventBus:
         if self._nc.is_closed:
             return
         self._closing = True
+        if self._fanout is not None:
+            await self._fanout.close()
         try:
             if self._nc.is_connected:
                 await self._nc.drain()

@@ -12,7 +12,7 @@ from tests.fixtures.nats import eventually, user_registered
 
 
 async def test_a_client_that_falls_behind_is_told_to_resume(bus: EventBus) -> None:
-    feed = EventFeed(bus.js, ["llmforge.auth.>"], lambda _: True, queue_size=2, heartbeat=5)
+    feed = EventFeed(bus.fanout, ["llmforge.auth.>"], lambda _: True, queue_size=2, heartbeat=5)
     messages = feed.messages()
     ready = await anext(messages)
     assert ready.event == "ready"
@@ -27,7 +27,7 @@ async def test_a_client_that_falls_behind_is_told_to_resume(bus: EventBus) -> No
 
 
 async def test_a_per_resource_feed_reads_only_its_subjects(bus: EventBus) -> None:
-    feed = EventFeed(bus.js, ["llmforge.auth.user.registered"], lambda e: e.subject != "hidden")
+    feed = EventFeed(bus.fanout, ["llmforge.auth.user.registered"], lambda e: e.subject != "hidden")
     messages = feed.messages()
     start = await anext(messages)
     assert decode_position(str(start.id)) == {"LLMFORGE_AUTH": 0}
