@@ -14,7 +14,7 @@ from handlers.auth.principal import (
     AuthCaches,
     CurrentUser,
     authenticate_bearer,
-    cached_api_key_user,
+    cached_user,
     unauthorized,
     use_caches,
 )
@@ -107,10 +107,10 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Curren
     token = bearer_token(connection.headers.get("authorization"))
     if token is None:
         raise unauthorized("not_authenticated", "Send 'Authorization: Bearer <token or key>'.")
-    user = cached_api_key_user(token, caches)
+    services = services_of(connection.app.state)
+    secret = require_secret(services.settings.security)
+    user = cached_user(token, caches, secret=secret)
     if user is None:
-        services = services_of(connection.app.state)
-        secret = require_secret(services.settings.security)
         async with services.session_factory() as session:
             user = await authenticate_bearer(session, token, secret=secret, caches=caches)
             await session.commit()

@@ -16,6 +16,7 @@ from handlers.auth.roles import RoleCache, permissions_of
 from runtime.db.models import ApiKey, User, utcnow
 from runtime.errors import ProblemError, Unauthorized
 from runtime.security import (
+    AccessClaims,
     TokenError,
     decode_access_token,
     hash_api_key,
@@ -27,8 +28,9 @@ ANONYMOUS_ACTOR = "anonymous"
 # last_used_at is advisory; writing it on every call would turn each read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="llmforge"'}
-# Resolved API keys are reused this long without a database round trip. Revoking a key or
-# changing its owner (or any role) drops the entries in this process at once, and in every
+# Resolved API keys, and the users behind access tokens (by id and token version), are
+# reused this long without a database round trip. Revoking a key or changing a user (or any
+# role) drops the entries in this process at once, and in every
 # other HTTP process when the change's event arrives (``handlers/auth/invalidation.py``);
 # the TTL only bounds an event that comes late (docs/architecture.md, auth flow).
 API_KEY_CACHE_TTL = 2.0
@@ -83,7 +85,8 @@ class CurrentUser:
 
 
 class ApiKeyCache:
-    """Key hash -> resolved ``CurrentUser``, for a short TTL; never holds the clear key."""
+    """Credential -> resolved ``CurrentUser``, for a short TTL: an API key's hash, or
+    ``jwt:<user id>:<token version>`` for access tokens. Never holds a clear key."""
 
     def __init__(self, ttl: float = API_KEY_CACHE_TTL, max_size: int = API_KEY_CACHE_MAX) -> None:
         self.ttl = ttl
@@ -134,6 +137,10 @@ class ApiKeyCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def users(self) -> list[CurrentUser]:
+        """The resolutions held now, one per credential (tests, diagnostics)."""
+        return [user for _, user in self._entries.values()]
+
 
 @dataclass(slots=True)
 class AuthCaches:
@@ -174,11 +181,16 @@ def forget_roles() -> None:
     active_caches().forget_roles()
 
 
-def cached_api_key_user(token: str, caches: AuthCaches) -> CurrentUser | None:
-    """The cached resolution of an API key, or None (not a key, not cached, stale)."""
-    if not looks_like_api_key(token):
-        return None
-    return caches.api_keys.get(hash_api_key(token))
+def cached_user(token: str, caches: AuthCaches, *, secret: str) -> CurrentUser | None:
+    """The cached resolution of a credential, or None (not cached, stale).
+
+    An access token is verified here (signature, expiry) whether cached or not: only the
+    database read of its user is saved. Raises the 401 problem for a bad token.
+    """
+    if looks_like_api_key(token):
+        return caches.api_keys.get(hash_api_key(token))
+    claims = _access_claims(token, secret)
+    return caches.api_keys.get(_jwt_cache_key(claims.sub, claims.ver))
 
 
 def actor(user: CurrentUser | None) -> str:
@@ -208,10 +220,12 @@ async def authenticate_bearer(
         current = CurrentUser.of(owner, "api_key", key.id, permissions=permissions)
         caches.api_keys.put(key_hash, current, generation=generation, expires_at=key.expires_at)
         return current
-    try:
-        claims = decode_access_token(token, secret=secret)
-    except TokenError as exc:
-        raise unauthorized(exc.code, str(exc)) from exc
+    claims = _access_claims(token, secret)
+    cache_key = _jwt_cache_key(claims.sub, claims.ver)
+    cached = caches.api_keys.get(cache_key)
+    if cached is not None:
+        return cached
+    generation = caches.api_keys.generation
     user = await session.get(User, claims.sub)
     if user is None or not user.is_active:
         raise unauthorized("invalid_token", "The account no longer exists or is disabled.")
@@ -219,7 +233,20 @@ async def authenticate_bearer(
     if user.token_version != claims.ver:
         raise unauthorized("token_revoked", "The access token was revoked; log in again.")
     permissions = await permissions_of(session, user.role, caches.roles)
-    return CurrentUser.of(user, "jwt", permissions=permissions)
+    current = CurrentUser.of(user, "jwt", permissions=permissions)
+    caches.api_keys.put(cache_key, current, generation=generation, expires_at=None)
+    return current
+
+
+def _access_claims(token: str, secret: str) -> AccessClaims:
+    try:
+        return decode_access_token(token, secret=secret)
+    except TokenError as exc:
+        raise unauthorized(exc.code, str(exc)) from exc
+
+
+def _jwt_cache_key(user_id: str, version: int) -> str:
+    return f"jwt:{user_id}:{version}"
 
 
 async def resolve_api_key(session: AsyncSession, key: str) -> tuple[User, ApiKey]:

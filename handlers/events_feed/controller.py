@@ -17,7 +17,7 @@ from handlers.events_feed.visibility import can_see
 from runtime.bus import EventBus
 from runtime.errors import BadRequest
 from runtime.settings import Settings
-from runtime.webhooks.filters import ALL, InvalidFilter, matches, normalize_filters
+from runtime.webhooks.filters import ALL, InvalidFilter, TypeFilter, normalize_filters
 
 TypesQuery = Annotated[
     str | None,
@@ -65,8 +65,10 @@ class EventFeedController(Controller):
         except (InvalidFilter, InvalidPosition) as exc:
             raise BadRequest("invalid_feed_query", detail=str(exc)) from exc
 
+        wanted = TypeFilter(filters)
+
         def visible(event: Event) -> bool:
-            return matches(filters, event.type) and can_see(current_user, event)
+            return wanted(event.type) and can_see(current_user, event)
 
         try:
             feed = EventFeed(

@@ -16,14 +16,13 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import anyio
-import msgspec
 import nats.errors
 import nats.js.errors
 from litestar.response import ServerSentEventMessage
 from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from events import STREAMS, Event, StreamSpec, decode_event
+from events import STREAMS, Event, StreamSpec
 from events.streams import subject_matches
 from handlers.events_feed.position import encode_position
 from runtime.bus import Delivery, FanOut, plan_bindings
@@ -63,15 +62,34 @@ class EventFeed:
         self._catch_up_sub: Subscription | None = None
         self.positions: dict[str, int] = {}
         self.overflowed = False
+        self._live = False  # set once the missed messages are all sent
+        self._pending = 0  # queued by deliver() and not yet turned into a message
 
     def deliver(self, delivery: Delivery) -> None:
-        # Called by the shared reader: never wait here, or every feed would stall.
+        # Called by the shared reader for every feed of the process: judge here, so only
+        # what this client may see wakes its task, and never wait.
         if self.overflowed:
+            return
+        event = delivery.event()
+        if event is None or not self._visible(event):
+            # Nothing queued or being sent before it: the resume position can move past it
+            # now, so a client that sees nothing for hours does not re-read it all on resume.
+            if self._live and not self._pending:
+                self._advance(delivery.stream, delivery.seq)
             return
         try:
             self._queue.put_nowait(delivery)
         except asyncio.QueueFull:
             self.overflowed = True
+            return
+        self._pending += 1
+
+    def _advance(self, stream: str, seq: int) -> bool:
+        """Move the stream's position to ``seq``; False when the client already has it."""
+        if seq <= self.positions.get(stream, 0):
+            return False
+        self.positions[stream] = seq
+        return True
 
     async def _open_one(self, stream: str, filters: tuple[str, ...]) -> None:
         subject = self._stream_subjects[stream]
@@ -98,6 +116,7 @@ class EventFeed:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        self._live = not self._backlog
         return encode_position(self.positions)
 
     async def close(self) -> None:
@@ -109,22 +128,29 @@ class EventFeed:
         for stream in attached:
             await self._fanout.detach(stream, self)
 
-    def _message(self, delivery: Delivery) -> ServerSentEventMessage | None:
-        # A resumed client may be ahead of where the live reader joined: skip what it has.
-        if delivery.seq <= self.positions.get(delivery.stream, 0):
-            return None
-        self.positions[delivery.stream] = delivery.seq
-        if not any(subject_matches(p, delivery.subject) for p in self._subjects):
-            return None
-        try:
-            event = decode_event(delivery.data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None  # a type this version does not know: nobody here can judge it
-        if not self._visible(event):
-            return None
+    def _sse(self, delivery: Delivery, event: Event) -> ServerSentEventMessage:
         return ServerSentEventMessage(
             id=encode_position(self.positions), event=event.type, data=delivery.data.decode()
         )
+
+    def _replayed(self, delivery: Delivery) -> ServerSentEventMessage | None:
+        """A missed message read back from the stream: judged here, not by ``deliver``."""
+        if not self._advance(delivery.stream, delivery.seq):
+            return None
+        if not any(subject_matches(p, delivery.subject) for p in self._subjects):
+            return None
+        event = delivery.event()
+        if event is None or not self._visible(event):
+            return None
+        return self._sse(delivery, event)
+
+    def _live_message(self, delivery: Delivery) -> ServerSentEventMessage | None:
+        """A message ``deliver`` queued: its subject and visibility are already checked."""
+        # A resumed client may be ahead of where the live reader joined: skip what it has.
+        event = delivery.event()
+        if event is None or not self._advance(delivery.stream, delivery.seq):
+            return None
+        return self._sse(delivery, event)
 
     async def _missed(
         self, stream: str, subject: str, after: int, until: int
@@ -154,7 +180,7 @@ class EventFeed:
                 seq = meta.sequence.stream
                 if seq > until:
                     return
-                message = self._message(Delivery(stream, seq, msg.subject, msg.data))
+                message = self._replayed(Delivery(stream, seq, msg.subject, msg.data))
                 if message is not None:
                     yield message
                 if seq == until or not meta.num_pending:
@@ -180,6 +206,7 @@ class EventFeed:
             except (nats.errors.Error, OSError) as exc:
                 yield _error("bus_unavailable", f"cannot read the missed events: {exc!r}")
                 return
+            self._live = True
             while True:
                 if self.overflowed:
                     yield _error(
@@ -188,11 +215,14 @@ class EventFeed:
                     )
                     return
                 try:
-                    delivery = await asyncio.wait_for(self._queue.get(), self._heartbeat)
+                    # Not wait_for: that would start a task per message, for every open feed.
+                    async with asyncio.timeout(self._heartbeat):
+                        delivery = await self._queue.get()
                 except TimeoutError:
                     yield ServerSentEventMessage(comment="ping")
                     continue
-                live = self._message(delivery)
+                live = self._live_message(delivery)
+                self._pending -= 1
                 if live is not None:
                     yield live
         finally:

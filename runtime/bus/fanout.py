@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec
 import nats.errors
 import structlog
 from nats.aio.msg import Msg
@@ -27,20 +28,38 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from events import STREAMS, StreamSpec
+from events import STREAMS, Event, StreamSpec, decode_event
 from events.streams import subject_matches
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
 class Delivery:
-    """One stored message, as every listener of its stream sees it."""
+    """One stored message, as every listener of its stream sees it.
 
-    stream: str
-    seq: int
-    subject: str
-    data: bytes
+    ``event()`` decodes it once for all of them: with 200 feeds open, one decode instead of
+    200.
+    """
+
+    __slots__ = ("_decoded", "_event", "data", "seq", "stream", "subject")
+
+    def __init__(self, stream: str, seq: int, subject: str, data: bytes) -> None:
+        self.stream = stream
+        self.seq = seq
+        self.subject = subject
+        self.data = data
+        self._decoded = False
+        self._event: Event | None = None
+
+    def event(self) -> Event | None:
+        """The decoded event, or None for a type this version does not know."""
+        if not self._decoded:
+            self._decoded = True
+            try:
+                self._event = decode_event(self.data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self._event = None
+        return self._event
 
 
 class Listener(Protocol):

@@ -53,3 +53,27 @@ def normalize_filters(patterns: Iterable[str]) -> list[str]:
 def matches(patterns: Iterable[str], event_type: str) -> bool:
     short = short_type(event_type)
     return any(p == ALL or subject_matches(p, short) for p in patterns)
+
+
+class TypeFilter:
+    """``matches`` for one fixed list of filters, remembered per event type.
+
+    An SSE feed asks about every event its streams carry, once per open feed, and the
+    platform has only so many types: after the first of each, the answer is a dict lookup.
+    """
+
+    __slots__ = ("_known", "_patterns")
+    # Types only an unknown producer would send could grow the memo without end.
+    _MAX_KNOWN = 1024
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self._patterns = tuple(patterns)
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, event_type: str) -> bool:
+        known = self._known.get(event_type)
+        if known is None:
+            if len(self._known) >= self._MAX_KNOWN:
+                self._known.clear()
+            known = self._known[event_type] = matches(self._patterns, event_type)
+        return known

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 from litestar.response import ServerSentEventMessage
 
+from events import encode_event
 from handlers.events_feed import EventFeed, decode_position
-from runtime.bus import EventBus
+from runtime.bus import Delivery, EventBus
 from tests.fixtures.nats import eventually, user_registered
 
 AUTH = "LLMFORGE_AUTH"
@@ -125,4 +126,41 @@ async def test_a_client_ahead_of_the_reader_is_not_sent_what_it_has(bus: EventBu
     message = await next_event(messages)
     assert subject_of(message) == "d"
     assert decode_position(str(message.id)) == {AUTH: 4}
+    await messages.aclose()
+
+
+async def test_events_a_client_may_not_see_still_move_its_resume_position(bus: EventBus) -> None:
+    feed = EventFeed(bus.fanout, ["llmforge.auth.>"], lambda e: e.subject != "hidden")
+    messages = feed.messages()
+    await anext(messages)
+    await bus.publish(user_registered("hidden"))
+    await bus.publish(user_registered("hidden"))
+    # Nothing was waiting to be sent: a resume from here need not read them back.
+    await eventually(lambda: feed.positions == {AUTH: 2})
+    assert feed._queue.empty()
+    await bus.publish(user_registered("shown"))
+    message = await next_event(messages)
+    assert decode_position(str(message.id)) == {AUTH: 3}
+    await messages.aclose()
+
+
+async def test_an_invisible_event_right_after_a_visible_one_does_not_hide_it(
+    bus: EventBus,
+) -> None:
+    feed = EventFeed(bus.fanout, ["llmforge.auth.>"], lambda e: e.subject != "hidden")
+    messages = feed.messages()
+    await anext(messages)
+    waiting = asyncio.create_task(next_event(messages))
+    await asyncio.sleep(0.05)  # the feed now waits on its queue
+
+    def delivery(seq: int, name: str) -> Delivery:
+        subject = f"llmforge.auth.user.{name}.registered"
+        return Delivery(AUTH, seq, subject, encode_event(user_registered(name)))
+
+    feed.deliver(delivery(1, "shown"))
+    await asyncio.sleep(0)  # the waiting get takes it; the message is not made yet
+    feed.deliver(delivery(2, "hidden"))
+    message = await waiting
+    assert subject_of(message) == "shown"
+    assert decode_position(str(message.id)) == {AUTH: 1}
     await messages.aclose()

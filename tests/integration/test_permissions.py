@@ -186,7 +186,9 @@ async def test_role_changes_apply_at_once_to_tokens_and_cached_api_keys(
         assert (denied.status_code, problem_code(denied)) == (403, "permission_required")
         assert "chat.use" in denied.json()["detail"]
     assert platform.app is not None
-    assert len(caches_of(platform.app.state).api_keys) == 1
+    # The member's key and access token are both resolved from the cache now.
+    cached = [u.email for u in caches_of(platform.app.state).api_keys.users()]
+    assert cached.count("member@example.com") == 2
 
     await _grant(client, admin, "auditor", ["chat.use"])
     for headers in (jwt, key):

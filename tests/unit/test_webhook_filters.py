@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.webhooks import InvalidFilter, matches, normalize_filter, normalize_filters
+from runtime.webhooks.filters import TypeFilter
 
 REGISTERED = "llmforge.auth.user.registered.v1"
 
@@ -46,3 +47,20 @@ def test_at_least_one_and_at_most_fifty_filters() -> None:
         normalize_filters([])
     with pytest.raises(InvalidFilter):
         normalize_filters([f"d{i}.>" for i in range(51)])
+
+
+def test_a_type_filter_answers_as_matches_does_and_stays_bounded() -> None:
+    filters = ["auth.>", "training.job.*"]
+    wanted = TypeFilter(filters)
+    types = [
+        "llmforge.auth.user.registered.v1",
+        "llmforge.training.job.started.v1",
+        "llmforge.training.job.x.log.v1",
+        "llmforge.chat.turn.completed.v1",
+    ]
+    for _ in range(2):  # the second round comes from the memo
+        assert [wanted(t) for t in types] == [matches(filters, t) for t in types]
+    for i in range(TypeFilter._MAX_KNOWN + 10):
+        wanted(f"llmforge.other.t{i}.v1")
+    assert len(wanted._known) <= TypeFilter._MAX_KNOWN
+    assert wanted("llmforge.auth.user.registered.v1")
