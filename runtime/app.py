@@ -30,6 +30,7 @@ CORS_EXPOSE_HEADERS = [
 def route_handlers() -> list[ControllerRouterHandler]:
     # Imported here so that importing the runtime (CLI, workers) stays cheap.
     from handlers.admin import ADMIN_CONTROLLERS
+    from handlers.anthropic_api import AnthropicController
     from handlers.audit import AuditController
     from handlers.auth import AUTH_CONTROLLERS
     from handlers.chat import CHAT_CONTROLLERS
@@ -68,6 +69,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         UsageController,
         *QUOTA_CONTROLLERS,
         OpenAIController,
+        AnthropicController,
         *CHAT_CONTROLLERS,
         *COMPARE_CONTROLLERS,
         DatasetController,

@@ -30,9 +30,11 @@ RenderPlugin = TypeVar("RenderPlugin", bound=OpenAPIRenderPlugin)
 # ValidationException; our exception handlers answer in these formats instead.
 PROBLEM = "Problem"
 OPENAI_ERROR = "OpenAIError"
+ANTHROPIC_ERROR = "AnthropicError"
 DIFY_ERROR = "DifyError"
 _ERROR_FORMATS = (
     # (path prefix, media type, component), first match wins
+    ("/v1/messages", "application/json", ANTHROPIC_ERROR),
     ("/v1/", "application/json", OPENAI_ERROR),
     ("/api/dify/", "application/json", DIFY_ERROR),
     ("/", "application/problem+json", PROBLEM),
@@ -152,6 +154,7 @@ def route_facts(app: Litestar) -> RouteFacts:
 
 def _error_components() -> Document:
     # Imported here: the route families' error bodies live with their handlers.
+    from handlers.anthropic_api.errors import AnthropicError, AnthropicErrorDetail
     from handlers.dify.schemas import DifyError
     from handlers.openai_api.errors import ErrorBody, ErrorDetail
     from runtime.errors import Problem
@@ -161,9 +164,12 @@ def _error_components() -> Document:
         "ErrorBody": OPENAI_ERROR,
         "ErrorDetail": "OpenAIErrorDetail",
         "DifyError": DIFY_ERROR,
+        "AnthropicError": ANTHROPIC_ERROR,
+        "AnthropicErrorDetail": "AnthropicErrorDetail",
     }
     _, schemas = msgspec.json.schema_components(
-        (Problem, ErrorBody, ErrorDetail, DifyError), ref_template="#/components/schemas/{name}"
+        (Problem, ErrorBody, ErrorDetail, DifyError, AnthropicError, AnthropicErrorDetail),
+        ref_template="#/components/schemas/{name}",
     )
     text = msgspec.json.encode({names[k]: v for k, v in schemas.items()}).decode()
     for old, new in names.items():

@@ -104,7 +104,9 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Curren
     cached = connection.scope.get("user")
     if isinstance(cached, CurrentUser):
         return cached
-    token = bearer_token(connection.headers.get("authorization"))
+    headers = connection.headers
+    # x-api-key: the header Anthropic's SDKs send the key in (/v1/messages).
+    token = bearer_token(headers.get("authorization")) or headers.get("x-api-key") or None
     if token is None:
         raise unauthorized("not_authenticated", "Send 'Authorization: Bearer <token or key>'.")
     services = services_of(connection.app.state)

@@ -22,6 +22,7 @@ from handlers.knowledge.schemas import (
     SearchResponse,
 )
 from handlers.knowledge.views import kb_out, result_out
+from handlers.quotas import within_quota
 from runtime.embeddings import EmbeddingError, EmbeddingModels
 from runtime.errors import ProblemError
 from runtime.llm.metering import Caller
@@ -100,7 +101,13 @@ class KnowledgeBaseController(Controller):
     ) -> None:
         await service.delete(db_session, current_user, kb_id, vectors, settings.data_dir)
 
-    @post("/{kb_id:str}/search", operation_id="knowledgeBasesSearch", status_code=200)
+    # A search embeds the query, through a provider when the base uses one: it spends.
+    @post(
+        "/{kb_id:str}/search",
+        operation_id="knowledgeBasesSearch",
+        status_code=200,
+        guards=[within_quota],
+    )
     async def search(
         self,
         kb_id: str,

@@ -69,11 +69,16 @@ def openai_error(
     return Response(body, status_code=status, headers=headers)
 
 
-def provider_error_response(exc: ProviderError) -> Response[ErrorBody]:
-    status = _PROVIDER_STATUS.get(exc.kind, 502)
+def upstream_status(exc: ProviderError) -> tuple[int, dict[str, str]]:
+    """The status and headers an upstream failure gets on every gateway surface."""
     headers = {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return _PROVIDER_STATUS.get(exc.kind, 502), headers
+
+
+def provider_error_response(exc: ProviderError) -> Response[ErrorBody]:
+    status, headers = upstream_status(exc)
     code = "rate_limit_exceeded" if exc.kind == "rate_limited" else f"upstream_{exc.kind}"
     return openai_error(status, f"Upstream provider error: {exc.message}", code, headers=headers)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from litestar import Controller, get
+from litestar import Controller, get, head
 from litestar.datastructures import State
 from litestar.response import File
 
@@ -51,21 +51,30 @@ class WebUIController(Controller):
 
     @get(["/", "/{path:path}"], operation_id="webApp", sync_to_thread=False)
     def app(self, state: State, path: Path | None = None) -> File:
-        relative = str(path or "").lstrip("/")
-        if relative.startswith(API_PREFIXES):
-            raise NotFound("not_found", detail=f"No route /{relative}.")
-        root = resolve_web_dir(services_of(state).settings.server.web_dir)
-        asset = _asset(root, relative)
-        if asset is not None:
-            cache = IMMUTABLE if relative.startswith("assets/") else REVALIDATE
-            return _file(asset, cache)
-        if Path(relative).suffix and relative.startswith("assets/"):
-            # A missing hashed asset (an old tab after a deploy) must not get HTML back.
-            raise NotFound("asset_not_found", detail=f"No asset /{relative}.")
-        index = root / "index.html"
-        if not index.is_file():
-            raise NotFound(
-                "web_ui_not_built",
-                detail="The web UI is not built: run `make web` (bash web/build.sh).",
-            )
-        return _file(index, REVALIDATE)
+        return _serve(state, path)
+
+    # Uptime checks and link checkers ask with HEAD: the same headers, no body.
+    @head(["/", "/{path:path}"], operation_id="webAppHead", sync_to_thread=False)
+    def app_head(self, state: State, path: Path | None = None) -> File:
+        return _serve(state, path)
+
+
+def _serve(state: State, path: Path | None) -> File:
+    relative = str(path or "").lstrip("/")
+    if relative.startswith(API_PREFIXES):
+        raise NotFound("not_found", detail=f"No route /{relative}.")
+    root = resolve_web_dir(services_of(state).settings.server.web_dir)
+    asset = _asset(root, relative)
+    if asset is not None:
+        cache = IMMUTABLE if relative.startswith("assets/") else REVALIDATE
+        return _file(asset, cache)
+    if Path(relative).suffix and relative.startswith("assets/"):
+        # A missing hashed asset (an old tab after a deploy) must not get HTML back.
+        raise NotFound("asset_not_found", detail=f"No asset /{relative}.")
+    index = root / "index.html"
+    if not index.is_file():
+        raise NotFound(
+            "web_ui_not_built",
+            detail="The web UI is not built: run `make web` (bash web/build.sh).",
+        )
+    return _file(index, REVALIDATE)

@@ -147,6 +147,7 @@ ROUTES: dict[str, Row] = {
     "GET /v1/models": Row(U),
     "POST /v1/chat/completions": Row(U),
     "POST /v1/embeddings": Row(U),
+    "POST /v1/messages": Row(U),
     # prompts
     "GET /api/prompts": Row(U),
     "POST /api/prompts": Row(U),

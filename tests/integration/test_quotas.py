@@ -518,6 +518,7 @@ async def test_defaults_bind_every_user_and_guard_every_spending_route(
             ("/api/chat/messages/missing/edit", {"content": "hi"}),
             ("/api/compare", {"prompt": "hi", **models}),
             ("/api/compare/batches", {"prompts": ["hi"], **models}),
+            ("/api/knowledge-bases/missing/search", {"query": "hi"}),
         ]:
             refused = await client.post(path, json=body, headers=bob)
             assert refused.status_code == 402, (path, refused.text)

@@ -47,6 +47,19 @@ async def test_page_paths_get_the_app_and_assets_are_cached_for_good(
         assert (await http.get("/favicon.svg")).headers["cache-control"] == "no-cache"
 
 
+async def test_head_answers_with_the_get_headers_and_no_body(
+    platform_factory: PlatformFactory, web_dir: Path
+) -> None:
+    async with await _client(platform_factory, web_dir) as http:
+        for path in ("/", "/chat", "/assets/index-abc123.js"):
+            got, headed = await http.get(path), await http.head(path)
+            assert headed.status_code == 200, path
+            assert headed.content == b""
+            for name in ("content-type", "cache-control", "content-length"):
+                assert headed.headers[name] == got.headers[name], (path, name)
+        assert (await http.head("/assets/gone-123.js")).status_code == 404
+
+
 async def test_unknown_api_paths_and_missing_assets_are_404_problems(
     platform_factory: PlatformFactory, web_dir: Path
 ) -> None:
