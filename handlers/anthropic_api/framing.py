@@ -12,8 +12,8 @@ from typing import Literal
 import msgspec
 
 from handlers.anthropic_api.convert import message_usage, stop_reason
-from handlers.anthropic_api.errors import AnthropicError, AnthropicErrorDetail, error_type
-from handlers.openai_api.errors import upstream_status
+from handlers.anthropic_api.errors import error_body
+from handlers.openai_api.compat_errors import upstream_failure
 from runtime.llm.stream import ChatStream
 from runtime.llm.types import ContentDelta, Finish, ProviderError, ReasoningDelta, StreamError
 
@@ -82,9 +82,8 @@ def message_start(stream: ChatStream) -> bytes:
 
 
 def error_event(error: StreamError) -> bytes:
-    status, _ = upstream_status(ProviderError(error.error, error.message))
-    detail = AnthropicErrorDetail(type=error_type(status), message=error.message)
-    return event("error", _encode(AnthropicError(error=detail)))
+    failure = upstream_failure(ProviderError(error.error, error.message))
+    return event("error", _encode(error_body(failure)))
 
 
 async def sse_events(stream: ChatStream) -> AsyncIterator[bytes]:
