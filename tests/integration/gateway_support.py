@@ -54,6 +54,31 @@ async def add_model(
     return created
 
 
+async def serve_fake(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    base_url: str,
+    *,
+    alias: str = "fast",
+    settings: dict[str, Any] | None = None,
+    **model: Any,
+) -> dict[str, Any]:
+    """An OpenAI-compatible provider on a fake at ``base_url`` and a model ``alias`` (its
+    upstream id ``up-1``) on it; returns the model config."""
+    provider = await add_provider(
+        client,
+        headers,
+        name="Fake",
+        type="openai-compatible",
+        base_url=base_url,
+        api_key="test-key",
+        settings=settings or {},
+    )
+    return await add_model(
+        client, headers, provider_id=provider["id"], model_id="up-1", alias=alias, **model
+    )
+
+
 async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
     """Bounded poll: the probe's first truthy result."""
     deadline = asyncio.get_running_loop().time() + timeout

@@ -12,7 +12,7 @@ from anthropic import AsyncAnthropic
 
 from runtime.platform import Platform
 from tests.fakes import FakeOpenAI, Scenario
-from tests.integration.gateway_support import add_model, add_provider, eventually, login
+from tests.integration.gateway_support import eventually, login, serve_fake
 from tests.integration.gateway_support import personal_key as make_key
 
 pytestmark = pytest.mark.parametrize("db_backend", ["sqlite"])
@@ -23,16 +23,7 @@ async def _setup(
     platform: Platform, client: httpx.AsyncClient, fake: FakeOpenAI, **settings: Any
 ) -> tuple[AsyncAnthropic, dict[str, str]]:
     admin = await login(platform, client, "root@example.com", "admin")
-    provider = await add_provider(
-        client,
-        admin,
-        name="Fake",
-        type="openai-compatible",
-        base_url=fake.base_url,
-        api_key="test-key",
-        settings=settings,
-    )
-    await add_model(client, admin, provider_id=provider["id"], model_id="up-1", alias="fast")
+    await serve_fake(client, admin, fake.base_url, settings=settings)
     # x-api-key, as the SDK sends it: the platform's personal key, unchanged.
     sdk = AsyncAnthropic(
         base_url=platform.url, api_key=await make_key(client, admin), max_retries=0

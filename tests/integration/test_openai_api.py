@@ -18,6 +18,7 @@ from tests.integration.gateway_support import (
     eventually,
     login,
     personal_key,
+    serve_fake,
 )
 
 # Tests whose subject is the gateway path, not the database, run on SQLite only.
@@ -33,18 +34,7 @@ async def _setup(
 ) -> tuple[AsyncOpenAI, dict[str, str]]:
     """An admin, an OpenAI-compatible provider on the fake, a model ``fast``, an SDK client."""
     admin = await login(platform, client, "root@example.com", "admin")
-    provider = await add_provider(
-        client,
-        admin,
-        name="Fake",
-        type="openai-compatible",
-        base_url=fake.base_url,
-        api_key="test-key",
-        settings=settings or {},
-    )
-    await add_model(
-        client, admin, provider_id=provider["id"], model_id="up-1", alias="fast", **model
-    )
+    await serve_fake(client, admin, fake.base_url, settings=settings, **model)
     sdk = AsyncOpenAI(
         base_url=f"{platform.url}/v1", api_key=await personal_key(client, admin), max_retries=0
     )
