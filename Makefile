@@ -32,7 +32,7 @@ services:
 
 test: install web services
 	cd web && npx vitest run --reporter=dot
-	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadgroup --cov --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto --maxprocesses=4 --cov --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,10 @@
-"""Test-wide fixtures live in tests/fixtures/*; this file registers them and groups tests
-for ``pytest -n 2 --dist loadgroup`` (the README's test command)."""
+"""Test-wide fixtures live in tests/fixtures/*; this file registers them, marks the slow
+modules, and tells pytest-xdist which tests must share a worker (the README's test command
+runs one worker per core)."""
+
+from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -10,13 +15,46 @@ pytest_plugins = [
     "tests.fixtures.fake_providers",
 ]
 
+# Tests that train models or run whole deployments, each using every core for minutes
+# (`-m "not slow"` skips them). Two at once would each take twice as long and miss their
+# deadlines, so they queue on one worker.
+SLOW = (
+    "tests/integration/test_training_e2e.py",
+    "tests/integration/test_closed_loop.py",
+    "tests/scaleout/",
+    "tests/browser/test_training.py",
+)
+# Browser tests share one running platform and one browser, and must come after every
+# asyncio test of their process (tests/browser/conftest.py sorts them last).
+BROWSER = "tests/browser/"
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    # Browser tests share one running platform and one browser: one worker runs them all,
-    # after its other tests (they are collected last, see tests/browser/conftest.py).
-    if "tests/browser/" in str(item.fspath):
-        item.add_marker(pytest.mark.xdist_group("browser"))
-    # The slow tests train models or run whole deployments, each using every core: two at
-    # once would each take twice as long and miss their deadlines, so they queue on one.
-    elif item.get_closest_marker("slow") is not None:
-        item.add_marker(pytest.mark.xdist_group("slow"))
+    if _module(item.nodeid).startswith(SLOW):
+        item.add_marker(pytest.mark.slow)
+
+
+def worker_group(nodeid: str) -> str:
+    """The unit of scheduling a test belongs to: a shared group, or the test alone."""
+    module = _module(nodeid)
+    if module.startswith(BROWSER):
+        return "browser"
+    if module.startswith(SLOW):
+        return "slow"
+    return nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # xdist's own "loadgroup" reads xdist_group marks by rewriting node ids, which pytest
+    # 9.2 no longer allows; the same scheduling, grouped by path instead.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return GroupScheduling(config, log)

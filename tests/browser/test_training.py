@@ -27,8 +27,6 @@ ALIAS = "smollm2-135m-instruct"
 TRAINED_WITHIN = 600_000
 SERVED_WITHIN = 300_000
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def smollm2_base(web_platform: RunningPlatform) -> str:

@@ -22,8 +22,6 @@ from tests.integration.gateway_support import add_model, add_provider, eventuall
 from tests.integration.test_chat_support import ChatEnv, new_session, persisted, send
 from tests.integration.test_training_e2e import register_base, smollm2_folder
 
-pytestmark = pytest.mark.slow
-
 ANSWER = "Foxes say hello with a bark."
 QUESTIONS = [f"What does fox number {i} say?" for i in range(10)]
 

@@ -131,9 +131,6 @@ def terminal(kind: str, data: dict[str, Any], seen: Seen) -> bool:
     return kind in ("completed", "failed", "cancelled")
 
 
-pytestmark = pytest.mark.slow
-
-
 @pytest.fixture
 def db_backend() -> str:
     # Training is CPU-bound minutes, not a database test: SQLite only.

@@ -14,7 +14,7 @@ from tests.fixtures.nats import eventually
 from tests.scaleout.clients import CONNECTION_ERRORS, Endpoints, FeedReader, chat_turn
 from tests.scaleout.deployment import Deployment
 
-pytestmark = [pytest.mark.slow, pytest.mark.scaleout]
+pytestmark = pytest.mark.scaleout
 
 USERS = 4
 ROUNDS = 5  # per user: one template created, one chat turn

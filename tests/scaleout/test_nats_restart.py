@@ -23,7 +23,7 @@ from tests.fixtures.nats import eventually
 from tests.scaleout.clients import CONNECTION_ERRORS, Endpoints, FeedReader, chat_turn
 from tests.scaleout.deployment import Deployment
 
-pytestmark = [pytest.mark.slow, pytest.mark.scaleout]
+pytestmark = pytest.mark.scaleout
 
 CREATED = "llmforge.prompts.template.created.v1"
 

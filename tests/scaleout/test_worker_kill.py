@@ -23,7 +23,7 @@ from tests.integration.test_training_e2e import DATA as TRAINING_DATA
 from tests.scaleout.clients import Endpoints, FeedReader
 from tests.scaleout.deployment import Deployment
 
-pytestmark = [pytest.mark.slow, pytest.mark.scaleout]
+pytestmark = pytest.mark.scaleout
 
 # Converted once per machine (about 20 s), as the local embedding model is exported once.
 SMOLLM2_CACHE = Path(
