@@ -38,6 +38,20 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.slow)
 
 
+def _rank(item: pytest.Item) -> int:
+    group = worker_group(item.nodeid)
+    return {"slow": 0, "browser": 2}.get(group, 1)
+
+
+@pytest.hookimpl(trylast=True)  # after any plugin's own reordering (pytest-asyncio's)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Slow tests first: the longest unit of work starts at once, beside everything else.
+    # Browser tests last: Playwright's sync API keeps an event loop running in the main
+    # thread from its first use to the end of the session, after which no asyncio test
+    # could run in that process (their session fixtures are then torn down first).
+    items.sort(key=_rank)
+
+
 def worker_group(nodeid: str) -> str:
     """The unit of scheduling a test belongs to: a shared group, or the test alone."""
     module = _module(nodeid)
@@ -52,6 +66,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     # xdist's own "loadgroup" reads xdist_group marks by rewriting node ids, which pytest
     # 9.2 no longer allows; the same scheduling, grouped by path instead.
     from xdist.scheduler import LoadScopeScheduling
+
+    # Hand out the units in collection order (above), not largest first: the browser
+    # group must be the last one any worker is given.
+    config.option.loadscopereorder = False
 
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:

@@ -53,12 +53,8 @@ def _is_browser_test(item: pytest.Item) -> bool:
     return "tests/browser/" in str(item.fspath)
 
 
-@pytest.hookimpl(trylast=True)  # after any plugin's own reordering (pytest-asyncio's)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Playwright's sync API keeps an event loop running in the main thread from its first
-    # use to the end of the session, after which no asyncio test could run: browser tests
-    # go last (their session fixtures are then torn down first).
-    items.sort(key=_is_browser_test)
+    # (tests/conftest.py puts the browser tests last.)
     if CHROMIUM.exists():
         return
     # CI installs Chromium (.ci/run) and sets CI: there a missing browser is a failure.

@@ -131,7 +131,9 @@ def test_rated_answers_are_reviewed_and_saved_as_a_split_dataset(
     page.keyboard.press("Escape")
 
     page.goto(f"{web_platform.base_url}/datasets")
-    expect(page.get_by_test_id("dataset-row").filter(has_text=name)).to_have_count(1)
+    # The dataset, and beside it its validation split under a name of its own.
+    exact = page.locator("strong", has_text=re.compile(f"^{re.escape(name)}$"))
+    expect(page.get_by_test_id("dataset-row").filter(has=exact)).to_have_count(1)
 
 
 def test_an_alias_is_promoted_rolled_back_and_keeps_its_history(
