@@ -15,11 +15,14 @@ from runtime.settings import Settings
 SPENDING_ROUTES = {
     "POST /v1/chat/completions",
     "POST /v1/embeddings",
+    "POST /v1/messages",
     "POST /api/chat/sessions/{session_id}/messages",
     "POST /api/chat/messages/{message_id}/regenerate",
     "POST /api/chat/messages/{message_id}/edit",
     "POST /api/compare",
     "POST /api/compare/batches",
+    # It embeds the query, through a provider when the knowledge base uses one.
+    "POST /api/knowledge-bases/{kb_id}/search",
 }
 
 
