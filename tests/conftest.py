@@ -39,8 +39,10 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 def _rank(item: pytest.Item) -> int:
-    group = worker_group(item.nodeid)
-    return {"slow": 0, "browser": 2}.get(group, 1)
+    module = _module(item.nodeid)
+    if module.startswith(BROWSER):
+        return 2
+    return 0 if module.startswith(SLOW) else 1
 
 
 @pytest.hookimpl(trylast=True)  # after any plugin's own reordering (pytest-asyncio's)
@@ -52,13 +54,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_rank)
 
 
+HEAVY = "heavy"
+
+
 def worker_group(nodeid: str) -> str:
-    """The unit of scheduling a test belongs to: a shared group, or the test alone."""
-    module = _module(nodeid)
-    if module.startswith(BROWSER):
-        return "browser"
-    if module.startswith(SLOW):
-        return "slow"
+    """The unit of scheduling a test belongs to: the heavy group or the test alone.
+
+    The slow tests and the browser tests (which train a model too) share one worker, so no
+    two of them ever compete for the cores; the other worker takes everything else.
+    """
+    if _module(nodeid).startswith((*SLOW, BROWSER)):
+        return HEAVY
     return nodeid
 
 
@@ -74,5 +80,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return worker_group(nodeid)
+
+        def _reschedule(self, node: Any) -> None:
+            # The heavy group ends with the browser tests: nothing may follow them in that
+            # process, so its worker takes no other unit.
+            work = self.assigned_work.get(node, {})
+            if self.workqueue and HEAVY in work:
+                if not self._pending_of(work) and not node.shutting_down:
+                    node.shutdown()  # done; the rest belongs to the other workers
+                return
+            super()._reschedule(node)
 
     return GroupScheduling(config, log)

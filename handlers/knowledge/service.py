@@ -160,6 +160,12 @@ async def delete(
     session: AsyncSession, user: CurrentUser, kb_id: str, vectors: VectorStore, data_dir: Path
 ) -> None:
     row = await editable(session, user, kb_id)
+    # Lock the documents before the base, in the order the indexer takes them (its update
+    # of a document locks that row, then key-shares the base through the foreign key):
+    # the cascade would otherwise lock base then documents and deadlock with it.
+    await session.execute(
+        select(Document.id).where(Document.knowledge_base_id == row.id).with_for_update()
+    )
     # Vectors first: if the store is down the request fails and nothing has changed.
     await vectors.delete_kb(row.id)
     emit(session, KnowledgeBaseDeleted(subject=row.id, actor=user.id, data=_data(row)))
