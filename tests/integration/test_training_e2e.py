@@ -92,6 +92,7 @@ async def follow(
     job_id: str,
     until: Callable[[str, dict[str, Any], Seen], bool],
     *,
+    # Generous: beside the other xdist worker a LoRA run takes about twice as long.
     timeout: float = 240.0,
     on_event: Callable[[str, dict[str, Any]], Any] | None = None,
 ) -> Seen:
@@ -162,7 +163,7 @@ async def test_lora_sft_streams_progress_writes_adapter_and_report_then_serves_i
     assert job["status"] == "queued"
     assert job["hyperparameters"]["template"] == "smollm2"
 
-    seen = await follow(client, headers, job["id"], terminal)
+    seen = await follow(client, headers, job["id"], terminal, timeout=480)
     kinds = [k for k, _ in seen]
     assert kinds[:2] == ["requested", "started"], kinds
     assert kinds[-1] == "completed", kinds
@@ -357,7 +358,7 @@ async def test_worker_killed_mid_run_resumes_from_its_last_checkpoint(
         # The trainer dies with its worker (parent-death signal): no second run beside it.
         await _eventually(lambda: _async(not pid_alive(first["pid"])), timeout=10)
         workers.append(_worker(platform, platform_nats_url, tmp_path / "worker2.log"))
-        seen = await follow(client, headers, job["id"], terminal)
+        seen = await follow(client, headers, job["id"], terminal, timeout=480)
         starts = [d for k, d in seen if k == "started"]
         assert len(starts) == 2, [k for k, _ in seen]
         assert starts[0]["resumed_from_checkpoint"] is None
