@@ -167,6 +167,10 @@ class TrainingSettings:
     swanlab_project: str = "llmforge"
     # The `llamafactory-cli` to run; default: the one beside this Python.
     cli: str | None = None
+    # CPU threads of each trainer and model-server process (OMP/MKL); 0: torch's default,
+    # one per core. Set it where other work shares the cores: OpenMP threads that spin
+    # while waiting for a busy core slow a CPU run down several times.
+    cpu_threads: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +385,7 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             swanlab_host=_env("SWANLAB_HOST"),
             swanlab_project=_env("LLMFORGE_SWANLAB_PROJECT", "llmforge") or "llmforge",
             cli=_env("LLMFORGE_LLAMAFACTORY_CLI"),
+            cpu_threads=int(_env("LLMFORGE_TRAINING_CPU_THREADS", "0") or 0),
         ),
         quotas=QuotaSettings(
             default_requests_per_minute=_optional(

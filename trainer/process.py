@@ -36,6 +36,13 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def thread_env(threads: int) -> dict[str, str]:
+    """Caps torch's CPU thread pools (OpenMP and MKL) at ``threads``; 0 leaves the default."""
+    if threads <= 0:
+        return {}
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
     # A trainer that outlives its worker would train on beside the redelivered run:
     # the kernel sends SIGKILL to the child when the worker process dies.

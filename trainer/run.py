@@ -73,6 +73,7 @@ class RunOptions:
     device: lf_config.Device = field(default_factory=lf_config.Device)
     gpu: str | None = None  # CUDA_VISIBLE_DEVICES for this run
     swanlab: SwanLabSettings | None = None
+    cpu_threads: int = 0  # 0: torch's default
 
 
 def job_dir_of(spec: JobSpec) -> Path:
@@ -128,6 +129,7 @@ class TrainingRun:
         config_path = self.dir / "train.yaml"
         config_path.write_text(lf_config.to_yaml(cfg), encoding="utf-8")
         extra_env = swan.env(resuming=resume is not None) if swan else {}
+        extra_env.update(process.thread_env(self._options.cpu_threads))
         if self._options.gpu is not None:
             extra_env["CUDA_VISIBLE_DEVICES"] = self._options.gpu
         tail = LogTail(self.output_dir / TRAINER_LOG)

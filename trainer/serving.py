@@ -51,10 +51,13 @@ def api_config(spec: ServeSpec) -> dict[str, object]:
 class ModelServer:
     """One running API server; ``start`` waits until it answers ``/v1/models``."""
 
-    def __init__(self, spec: ServeSpec, *, cli: str, grace: float = 5.0) -> None:
+    def __init__(
+        self, spec: ServeSpec, *, cli: str, grace: float = 5.0, cpu_threads: int = 0
+    ) -> None:
         self.spec = spec
         self._cli = cli
         self._grace = grace
+        self._cpu_threads = cpu_threads
         self.port = 0
         self.child: asyncio.subprocess.Process | None = None
         self.tail: collections.deque[str] = collections.deque(maxlen=40)
@@ -76,6 +79,7 @@ class ModelServer:
                 "API_HOST": "127.0.0.1",
                 "API_PORT": str(self.port),
                 "API_MODEL_NAME": self.spec.model_name,
+                **process.thread_env(self._cpu_threads),
             }
         )
         self.child = await process.spawn([self._cli, "api", str(config_path)], cwd=folder, env=env)

@@ -74,6 +74,7 @@ def server_consumer(services: Services) -> Consumer:
             ),
             cli=cli_path(settings.cli),
             grace=settings.stop_grace_seconds,
+            cpu_threads=settings.cpu_threads,
         )
         try:
             try:

@@ -99,6 +99,7 @@ def trainer_consumer(services: Services) -> Consumer:
                     device=devices.device_for(gpus),
                     gpu=slot,
                     swanlab=swanlab,
+                    cpu_threads=settings.cpu_threads,
                 ),
             )
             try:

@@ -1,6 +1,8 @@
 """Fixed-window counters shared by every replica, kept in JetStream Key-Value buckets.
 
-The login limiter and the request quotas both count with ``FixedWindowCounter``.
+The login limiter and the request quotas both count with ``FixedWindowCounter``. The login
+limiter weighs in the previous window too (a sliding-window estimate), so a burst that
+straddles a window boundary gets no double allowance.
 """
 
 from __future__ import annotations
@@ -103,6 +105,15 @@ class SharedBucket:
             return count
         return None
 
+    async def value(self, key: str) -> int:
+        """The counter at ``key``; 0 when it was never hit or has expired."""
+        kv = await self.kv()
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError:
+            return 0
+        return int(entry.value or b"0")
+
     async def mark_once(self, key: str) -> bool:
         """True for the one caller, across replicas, that first marks ``key``."""
         kv = await self.kv()
@@ -147,6 +158,14 @@ class FixedWindowCounter:
             )
         )
 
+    async def previous(self, names: Sequence[str], window: Window) -> list[int]:
+        """Each name's final count in the window before ``window``."""
+        return list(
+            await asyncio.gather(
+                *(self.bucket.value(f"{name}.{window.index - 1}") for name in names)
+            )
+        )
+
     async def mark_once(self, name: str, window: Window) -> bool:
         """True the first time ``name`` is marked in ``window`` (e.g. to notify once)."""
         return await self.bucket.mark_once(f"{name}.{window.index}")
@@ -167,7 +186,11 @@ class LoginLimits:
 
 
 class LoginRateLimiter:
-    """Fixed-window counters per e-mail and per client IP.
+    """Sliding-window estimates per e-mail and per client IP.
+
+    The estimate is this window's count plus the previous window's, weighted by how much
+    of it still lies within the last ``window_seconds``. Plain fixed windows would let a
+    guesser spend a full allowance just before a boundary and another just after it.
 
     Replicas share nothing in memory, so the counters live in a KV bucket. E-mails and
     IPs are hashed: the bucket holds no personal data and IPv6 colons never meet the key
@@ -197,19 +220,40 @@ class LoginRateLimiter:
         checks = [("email", _digest(email.strip().lower()), self.limits.per_email)]
         if client_ip:
             checks.append(("ip", _digest(client_ip), self.limits.per_ip))
+        names = [f"{scope}.{digest}" for scope, digest, _ in checks]
         try:
-            counts = await self._counter.hit(
-                [f"{scope}.{digest}" for scope, digest, _ in checks], window
+            counts, previous = await asyncio.gather(
+                self._counter.hit(names, window), self._counter.previous(names, window)
             )
         except Exception as exc:
             # Fail open: a broker outage must not lock every user out, and argon2's cost
             # still bounds guessing speed. The warning makes the gap visible.
             log.warning("login_rate_limit_unavailable", error=type(exc).__name__)
             return
-        for (scope, _, limit), count in zip(checks, counts, strict=True):
+        for (scope, _, limit), count, before in zip(checks, counts, previous, strict=True):
             # Constant contention on one key is itself a sign of an attack.
-            if count is None or count > limit:
+            if count is None:
                 raise RateLimited(scope, window.retry_after)
+            if sliding_estimate(count, before, window) > limit:
+                raise RateLimited(scope, seconds_until_allowed(count, before, limit, window))
+
+
+def sliding_estimate(current: int, previous: int, window: Window) -> float:
+    """Hits in the last ``window.seconds``, assuming the previous window's were spread evenly."""
+    elapsed = (window.now - window.start) / window.seconds
+    return current + previous * (1.0 - elapsed)
+
+
+def seconds_until_allowed(current: int, previous: int, limit: int, window: Window) -> int:
+    """Whole seconds until one more hit would stay within ``limit`` (``Retry-After``)."""
+    room = limit - current - 1  # what the previous window's weight may still add
+    if room >= 0:
+        # previous * (1 - f) <= room, f being the elapsed fraction of this window.
+        at = window.start + window.seconds * (1.0 - room / previous) if previous else window.now
+    else:
+        # Not in this window: in the next one this window's count is the weighted one.
+        at = window.end + window.seconds * max(0.0, 1.0 - (limit - 1) / current)
+    return max(1, math.ceil(at - window.now))
 
 
 def _digest(value: str) -> str:

@@ -36,6 +36,7 @@ from runtime.security import (
     hash_refresh_token,
     issue_access_token,
 )
+from runtime.security.rate_limit import Window, seconds_until_allowed, sliding_estimate
 from runtime.settings import SecuritySettings
 
 SECRET = "service-test-secret-0123456789abcdef"
@@ -465,10 +466,29 @@ async def test_rate_limiter_counts_per_email_and_window(js: JetStreamContext) ->
     with pytest.raises(RateLimited) as info:
         await other_replica.hit("ada@example.com", "10.0.0.3")
     assert info.value.scope == "email"
-    assert info.value.retry_after == 40
+    # Four hits this window: in the next one they weigh 4 * (1 - f), and 1 + that <= 3
+    # once f >= 1/2, i.e. 40 s to this window's end and 30 s into the next.
+    assert info.value.retry_after == 70
     await limiter.hit("bob@example.com", "10.0.0.1")  # other e-mail, own counter
-    clock[0] += 60  # next window
+    clock[0] += 60  # 20 s into the next window: the previous one still weighs 2/3
+    with pytest.raises(RateLimited) as info:
+        await limiter.hit("ada@example.com", "10.0.0.1")
+    # That hit counts too: 2 + 4 * (1 - f) <= 3 from f = 3/4, 45 s into the window.
+    assert info.value.retry_after == 25
+    clock[0] += 25
     await limiter.hit("ada@example.com", "10.0.0.1")
+
+
+def test_sliding_window_blocks_a_burst_across_the_boundary() -> None:
+    # Two allowed per minute: one just before a boundary and one after it fit, a third not.
+    before = Window.at(59.9, 60)
+    assert sliding_estimate(1, 0, before) == 1
+    after = Window.at(60.1, 60)
+    assert sliding_estimate(1, 1, after) <= 2
+    assert sliding_estimate(2, 1, after) > 2
+    # Not before this window's count has half faded (a fixed window would say 60 s).
+    assert seconds_until_allowed(2, 1, 2, after) == 90
+    assert seconds_until_allowed(2, 3, 3, Window.at(90, 60)) == 30
 
 
 async def test_rate_limiter_counts_per_ip(js: JetStreamContext) -> None:
@@ -478,4 +498,5 @@ async def test_rate_limiter_counts_per_ip(js: JetStreamContext) -> None:
     with pytest.raises(RateLimited) as info:
         await limiter.hit("c@example.com", "2001:db8::1")
     assert info.value.scope == "ip"
-    assert 1 <= info.value.retry_after <= 60
+    # Three hits (the refused one counts) fade to two 40 s into the next window.
+    assert 40 < info.value.retry_after <= 100

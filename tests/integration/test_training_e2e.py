@@ -163,7 +163,15 @@ async def test_lora_sft_streams_progress_writes_adapter_and_report_then_serves_i
     assert job["status"] == "queued"
     assert job["hyperparameters"]["template"] == "smollm2"
 
-    seen = await follow(client, headers, job["id"], terminal, timeout=480)
+    environ: dict[str, str] = {}
+
+    def child_environ(kind: str, data: dict[str, Any]) -> None:
+        if kind == "started":  # the trainer runs for many seconds after this
+            raw = Path(f"/proc/{data['pid']}/environ").read_bytes()
+            environ.update(v.split("=", 1) for v in raw.decode().split("\0") if "=" in v)
+
+    seen = await follow(client, headers, job["id"], terminal, on_event=child_environ)
+    assert environ["OMP_NUM_THREADS"] == "1"  # LLMFORGE_TRAINING_CPU_THREADS
     kinds = [k for k, _ in seen]
     assert kinds[:2] == ["requested", "started"], kinds
     assert kinds[-1] == "completed", kinds
@@ -309,7 +317,12 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
 def _worker(platform: Platform, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
     """A real `llmforge worker --only training` process (so it can be SIGKILLed)."""
     settings = platform.settings
-    env = {**os.environ, "LLMFORGE_TRAINING_ACK_WAIT": "3", "LLMFORGE_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "LLMFORGE_TRAINING_ACK_WAIT": "3",
+        "LLMFORGE_LOG_FORMAT": "json",
+        "LLMFORGE_TRAINING_CPU_THREADS": "1",
+    }
     cli = Path(sys.executable).with_name("llmforge")
     return subprocess.Popen(
         [

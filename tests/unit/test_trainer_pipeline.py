@@ -207,6 +207,8 @@ def test_child_environment_and_process_helpers(tmp_path: Path, monkeypatch: obje
     assert process.cli_path().endswith("llamafactory-cli")
     assert not process.signal_group(2**22 + 12345, 0)
     assert process.pid_alive(1) is True
+    assert process.thread_env(0) == {}
+    assert process.thread_env(1) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def test_slots_devices_and_sidecars(tmp_path: Path) -> None:
