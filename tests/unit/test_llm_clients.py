@@ -63,22 +63,20 @@ async def test_unknown_type_is_a_value_error() -> None:
     assert set(ADAPTERS) == {"openai-compatible", "anthropic", "gemini", "dify"}
 
 
-async def test_origin_requests_spread_over_small_kept_alive_shards() -> None:
+async def test_connections_are_kept_alive_and_reused_by_the_pool() -> None:
     import asyncio
-
-    from runtime.llm.clients import ShardedTransport
 
     in_flight = 0
     release = asyncio.Event()
     all_in = asyncio.Event()
+    connections = 0
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal in_flight
+        nonlocal in_flight, connections
+        connections += 1
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                if not head:
-                    return
+                await reader.readuntil(b"\r\n\r\n")
                 in_flight += 1
                 if in_flight == 8:
                     all_in.set()
@@ -90,32 +88,105 @@ async def test_origin_requests_spread_over_small_kept_alive_shards() -> None:
         finally:
             writer.close()
 
-    connections = 0
-
-    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        await serve(reader, writer)
-
-    server = await asyncio.start_server(counted, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    settings = PoolSettings(max_connections=8, shard_size=2, trust_env=False)
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
-        async with ClientPool(settings) as pool:
+        async with ClientPool(PoolSettings(max_connections=8, trust_env=False)) as pool:
             client = pool.client_for(url)
-            transport = client._transport
-            assert isinstance(transport, ShardedTransport)
             tasks = [asyncio.create_task(client.get(url + "/x")) for _ in range(8)]
             await asyncio.wait_for(all_in.wait(), 5)
-            assert transport.shards == 4
             release.set()
             assert all(r.text == "ok" for r in await asyncio.gather(*tasks))
-            # Every connection was kept alive: a second round opens none.
+            # Every connection was kept alive: more rounds open none.
             for _ in range(3):
                 await asyncio.gather(*(client.get(url + "/y") for _ in range(8)))
             assert connections == 8
-            assert all(s.in_flight == 0 for s in transport._shards)
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_environment_proxy_follows_httpx_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.llm.clients import environment_proxy
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert environment_proxy("https://api.example.com:443") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.corp")
+    assert environment_proxy("https://api.example.com:443") == "http://proxy.corp:3128"
+    assert environment_proxy("http://api.example.com:80") is None
+    assert environment_proxy("https://llm.internal.corp:443") is None
+
+
+async def test_requests_go_through_the_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0])
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nproxied")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    for name in ("HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        async with ClientPool() as pool:
+            response = await pool.client_for("http://upstream.test/v1").get(
+                "http://upstream.test/v1/models"
+            )
+        assert response.text == "proxied"
+        # The absolute form: the proxy is asked for the upstream's URL.
+        assert seen == [b"GET http://upstream.test/v1/models HTTP/1.1"]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        ("connect_timeout", "ConnectTimeout"),
+        ("read_timeout", "ReadTimeout"),
+        ("disconnected", "RemoteProtocolError"),
+        ("payload", "RemoteProtocolError"),
+        ("bad_response", "RemoteProtocolError"),
+        ("reset", "ReadError"),
+        ("other", "TransportError"),
+    ],
+)
+def test_aiohttp_failures_become_the_httpx_errors_the_gateway_classifies(
+    raised: str, expected: str
+) -> None:
+    import aiohttp
+    import httpx
+
+    from runtime.llm.aiohttp_transport import _mapped
+
+    request = httpx.Request("POST", "http://upstream.test/v1/chat/completions")
+    info = aiohttp.RequestInfo(
+        aiohttp.client.URL("http://upstream.test"),
+        "POST",
+        {},
+        aiohttp.client.URL("http://upstream.test"),  # type: ignore[arg-type]
+    )
+    errors: dict[str, Exception] = {
+        "connect_timeout": aiohttp.ConnectionTimeoutError(),
+        "read_timeout": aiohttp.SocketTimeoutError(),
+        "disconnected": aiohttp.ServerDisconnectedError(),
+        "payload": aiohttp.ClientPayloadError("Response payload is not completed"),
+        "bad_response": aiohttp.ClientResponseError(info, (), message="Bad status line"),
+        "reset": ConnectionResetError(104, "reset"),
+        "other": aiohttp.ClientError("odd"),
+    }
+    with pytest.raises(httpx.TransportError) as caught, _mapped(request):
+        raise errors[raised]
+    assert type(caught.value).__name__ == expected
+    assert caught.value.request is request

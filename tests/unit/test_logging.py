@@ -47,3 +47,34 @@ def test_json_logs_carry_bound_context(capsys: pytest.CaptureFixture[str]) -> No
     assert lines[0]["password"] == "***"
     assert lines[1]["event"] == "stdlib too"
     assert lines[1]["level"] == "warning"
+
+
+def test_json_lines_write_odd_values_as_their_repr() -> None:
+    import datetime as dt
+    import json
+
+    from runtime.logging import dumps_json
+
+    class Odd:
+        def __repr__(self) -> str:
+            return "<odd>"
+
+    line = json.loads(dumps_json({"event": "x", "value": Odd(), "n": 1}))
+    assert line == {"event": "x", "value": "<odd>", "n": 1}
+    when = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    assert json.loads(dumps_json({"at": when}))["at"].startswith("2026-12-06T00:00:00")
+    assert json.loads(dumps_json({"event": "y", "k": {(1, 2): 3}})) == {
+        "event": "y",
+        "k": {"(1, 2)": 3},
+    }
+    # What msgspec refuses goes through the standard library.
+    assert json.loads(dumps_json({"big": 2**70})) == {"big": 2**70}
+
+
+def test_values_without_a_key_shape_are_left_alone() -> None:
+    from runtime.logging import redact_secrets
+
+    event = {"event": "call", "path": "/v1/chat/completions", "auth": "Bearer abc.def"}
+    out = redact_secrets(None, "info", event)
+    assert out["path"] == "/v1/chat/completions"
+    assert out["auth"] == "Bearer ***"
