@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import Insert
 
 from events import Event
 from events.streams import SUBJECT_ROOT
-from runtime.bus import Consumer
+from runtime.bus import BOOKKEEPING_LINGER, Consumer
 from runtime.db.models import AuditLog
 
 AUDIT_SUBJECTS = (f"{SUBJECT_ROOT}.>",)
@@ -69,5 +69,6 @@ def audit_consumer(
         batch=True,
         concurrency=concurrency,
         fetch_batch=fetch_batch,
+        linger=BOOKKEEPING_LINGER,
         description="writes every event to audit_log, idempotent by event id",
     )

@@ -27,6 +27,7 @@ from runtime.security import (
     LoginRateLimiter,
     Passwords,
     get_passwords,
+    hash_api_key,
 )
 from runtime.settings import SecuritySettings, Settings
 
@@ -113,9 +114,14 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Curren
     secret = require_secret(services.settings.security)
     user = cached_user(token, caches, secret=secret)
     if user is None:
-        async with services.session_factory() as session:
-            user = await authenticate_bearer(session, token, secret=secret, caches=caches)
-            await session.commit()
+
+        async def look_up() -> CurrentUser:
+            async with services.session_factory() as session:
+                found = await authenticate_bearer(session, token, secret=secret, caches=caches)
+                await session.commit()
+                return found
+
+        user = await caches.lookups.run(hash_api_key(token), look_up)
     connection.scope["user"] = user
     connection.scope["auth"] = user.auth_method
     return user

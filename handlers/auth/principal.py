@@ -22,6 +22,7 @@ from runtime.security import (
     hash_api_key,
     looks_like_api_key,
 )
+from runtime.singleflight import SingleFlight
 
 ANONYMOUS_ACTOR = "anonymous"
 
@@ -148,6 +149,9 @@ class AuthCaches:
 
     api_keys: ApiKeyCache = field(default_factory=ApiKeyCache)
     roles: RoleCache = field(default_factory=RoleCache)
+    # Cache misses for one token share one lookup: a burst right after the entry expired
+    # would otherwise read (and stamp last_used_at on) the same key once per request.
+    lookups: SingleFlight[str, CurrentUser] = field(default_factory=SingleFlight)
 
     def forget_roles(self) -> None:
         """A role changed: cached resolutions hold permissions, so every one goes too."""

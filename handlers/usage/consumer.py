@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import Insert
 
 from events import Event
 from events.llm import LlmCallCompleted
-from runtime.bus import Consumer
+from runtime.bus import BOOKKEEPING_LINGER, Consumer
 from runtime.db.models.providers import LlmCall
 
 USAGE_SUBJECTS = ("llmforge.llm.>",)
@@ -56,5 +56,6 @@ def usage_consumer(
         handler=record,
         batch=True,
         fetch_batch=fetch_batch,
+        linger=BOOKKEEPING_LINGER,
         description="keeps one llm_calls row per gateway call, idempotent by event id",
     )

@@ -19,7 +19,7 @@ from sqlalchemy.sql.dml import Insert
 from events import STREAMS, Event, encode_event
 from events.webhooks import DeliveryData, DeliveryRequested, EndpointTest
 from handlers.events_feed.visibility import Subscriber, can_see
-from runtime.bus import Consumer, EventBus
+from runtime.bus import BOOKKEEPING_LINGER, Consumer, EventBus
 from runtime.db.models import User, Webhook, WebhookDelivery
 from runtime.webhooks import matches
 from runtime.webhooks.retries import delivery_id_for, request_id_for
@@ -128,5 +128,6 @@ def dispatch_consumer(session_factory: async_sessionmaker[AsyncSession], bus: Ev
         handler=fan_out,
         batch=True,
         fetch_batch=64,
+        linger=BOOKKEEPING_LINGER,
         description="fans every event out to the webhook endpoints that subscribed to it",
     )

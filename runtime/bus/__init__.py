@@ -3,7 +3,7 @@
 from runtime.bus.bindings import Binding, plan_bindings
 from runtime.bus.broadcast import Broadcast
 from runtime.bus.connection import EventBus, Readiness
-from runtime.bus.consumer import BatchHandler, Consumer, EventHandler
+from runtime.bus.consumer import BOOKKEEPING_LINGER, BatchHandler, Consumer, EventHandler
 from runtime.bus.errors import BusError, BusUnavailable, PublishRejected
 from runtime.bus.fanout import Delivery, FanOut
 from runtime.bus.host import FunctionHost
@@ -11,6 +11,7 @@ from runtime.bus.policy import Action, Decision, PermanentError, RetryPolicy
 from runtime.bus.streams import ProvisionAction, ProvisionResult, stream_config
 
 __all__ = [
+    "BOOKKEEPING_LINGER",
     "Action",
     "BatchHandler",
     "Binding",

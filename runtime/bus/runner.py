@@ -138,6 +138,11 @@ class Runner:
             if self._stopping:
                 return  # left in _held: stop() hands it back
             batch = [first]
+            if self.consumer.linger > 0 and self._queue.qsize() < limit - 1:
+                # One timer per batch, not a wait per event.
+                await asyncio.sleep(self.consumer.linger)
+                if self._stop_requested():
+                    return  # the batch is still in _held: stop() hands it back
             while len(batch) < limit and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self._busy.add(me)

@@ -6,7 +6,6 @@ admin promoted answers from its current target whatever config shares its spelli
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime.db.models import ModelAlias, ModelConfig, Provider
 from runtime.llm.types import Params, ProviderConfig, ProviderError
 from runtime.security.crypto import CryptoError, Keyring
+from runtime.singleflight import SingleFlight
 
 
 class ModelNotFound(LookupError):
@@ -84,7 +84,7 @@ class ModelResolver:
         self._clock = clock
         self._cache: dict[str, tuple[float, ResolvedModel]] = {}
         # Concurrent first requests for one alias share a single query.
-        self._loading: dict[str, asyncio.Future[ResolvedModel]] = {}
+        self._loading: SingleFlight[str, ResolvedModel] = SingleFlight()
         # Bumped by every forget: a load that began before one is answered, not cached.
         self._epoch = 0
 
@@ -92,21 +92,11 @@ class ModelResolver:
         hit = self._cache.get(name)
         if hit is not None and hit[0] > self._clock():
             return hit[1]
-        pending = self._loading.get(name)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ResolvedModel] = asyncio.get_running_loop().create_future()
-        self._loading[name] = future
+        return await self._loading.run(name, lambda: self._load_and_cache(name))
+
+    async def _load_and_cache(self, name: str) -> ResolvedModel:
         epoch = self._epoch
-        try:
-            resolved = await self._load(name)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning without waiters
-            raise
-        finally:
-            del self._loading[name]
-        future.set_result(resolved)
+        resolved = await self._load(name)
         if epoch == self._epoch:
             self._cache[name] = (self._clock() + self._ttl, resolved)
         return resolved
