@@ -32,6 +32,7 @@ from runtime.bus import EventBus
 from runtime.errors import ProblemError, TooManyRequests
 from runtime.security.rate_limit import FixedWindowCounter, SharedBucket, Window
 from runtime.settings import QuotaSettings
+from runtime.singleflight import SingleFlight
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +90,11 @@ class QuotaEnforcer:
         )
         # Notices this process knows were sent, until their window ends (wall clock).
         self._noticed: dict[str, float] = {}
+        # A burst that finds an entry just expired makes one query, not one per request.
+        self._loading_limits: SingleFlight[tuple[Subject, ...], dict[Subject, Limits]] = (
+            SingleFlight()
+        )
+        self._loading_spend: SingleFlight[tuple[Subject, str], Spend] = SingleFlight()
 
     async def check(self, user_id: str, api_key_id: str | None) -> None:
         """Return when the call may go ahead; raise 402 ``budget_exceeded`` or 429."""
@@ -121,24 +127,32 @@ class QuotaEnforcer:
         missing = [s for s, lim in zip(subjects, cached, strict=True) if lim is None]
         if not missing:
             return cast("list[Limits]", cached)
+        loaded = await self._loading_limits.run(tuple(missing), lambda: self._load_limits(missing))
+        return [
+            lim if lim is not None else loaded[s] for s, lim in zip(subjects, cached, strict=True)
+        ]
+
+    async def _load_limits(self, missing: list[Subject]) -> dict[Subject, Limits]:
         generation = self._limits.generation
         async with self._session_factory() as session:
             stored = await service.quota_limits(session, missing)
         loaded = {s: effective_limits(s, stored.get(s), self.defaults) for s in missing}
         for subject, lim in loaded.items():
             self._limits.put(subject, lim, generation=generation)
-        return [
-            lim if lim is not None else loaded[s] for s, lim in zip(subjects, cached, strict=True)
-        ]
+        return loaded
 
     async def spend_of(self, subject: Subject, month: Month) -> Spend:
         key = (subject, month.key)
         spend = self._spend.get(key)
         if spend is None:
-            generation = self._spend.generation
-            async with self._session_factory() as session:
-                spend = await service.month_spend(session, subject, month)
-            self._spend.put(key, spend, generation=generation)
+            spend = await self._loading_spend.run(key, lambda: self._load_spend(key, month))
+        return spend
+
+    async def _load_spend(self, key: tuple[Subject, str], month: Month) -> Spend:
+        generation = self._spend.generation
+        async with self._session_factory() as session:
+            spend = await service.month_spend(session, key[0], month)
+        self._spend.put(key, spend, generation=generation)
         return spend
 
     def forget(self, subject: Subject | None = None) -> None:
