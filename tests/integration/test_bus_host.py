@@ -73,6 +73,27 @@ async def test_batch_consumer_gets_many_events_per_call_and_acks_them_all(
     await eventually(lambda: _settled(bus, "test-batch"), message="batch not acked")
 
 
+async def test_a_lingering_batch_gathers_events_that_trickle_in(
+    bus: EventBus, start_host: HostFactory
+) -> None:
+    calls: list[int] = []
+
+    async def handle(events: list[Event]) -> None:
+        calls.append(len(events))
+
+    consumer = Consumer(
+        name="linger", subjects=["llmforge.auth.>"], handler=handle, batch=True, linger=1.0
+    )
+    await start_host([consumer])
+    for i in range(5):  # one at a time, well inside the linger
+        await bus.publish(user_registered(f"t{i}"))
+        await asyncio.sleep(0.02)
+    await eventually(lambda: sum(calls) == 5, message="lingering batch not handled")
+    # Without the linger each would have been a batch of its own.
+    assert calls == [5]
+    await eventually(lambda: _settled(bus, "test-linger"), message="batch not acked")
+
+
 async def test_wildcard_consumer_binds_a_durable_on_every_domain_stream(
     bus: EventBus, start_host: HostFactory
 ) -> None:
