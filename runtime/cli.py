@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -76,6 +77,10 @@ async def _run_platform(
             settings, nats_url=nats_url, roles=Roles(http=http, consumers=consumers, only=only)
         )
         await platform.start()
+        # What start-up built (modules, the app, ORM metadata) lives as long as the process:
+        # out of the collector's generations, full collections stop walking it each time.
+        gc.collect()
+        gc.freeze()
         if http:
             print(f"llmforge is running at {platform.url}  (Ctrl-C to stop)", flush=True)
         try:
