@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -14,9 +14,10 @@ SYSTEM_ACTOR = "system"
 
 
 def new_event_id() -> str:
-    # uuid7 would sort by time, but the stdlib only has it from 3.14; uuid4 hex is enough
-    # because ordering comes from the JetStream sequence, not from the id.
-    return uuid.uuid4().hex
+    # uuid7 would sort by time, but the stdlib only has it from 3.14; 128 random bits are
+    # enough because ordering comes from the JetStream sequence, not from the id. The shape
+    # of uuid4().hex (32 hex digits) at a fifth of its cost: every gateway call makes one.
+    return os.urandom(16).hex()
 
 
 def utcnow() -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ NAMING_CONVENTION = {
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # uuid4().hex's shape (32 hex digits), a fifth of its cost
 
 
 def utcnow() -> datetime:
