@@ -64,6 +64,11 @@ LOCK = "run.lock"
 POLL_SECONDS = 0.1
 LOG_BATCH_LINES = 50
 LOG_BATCH_SECONDS = 1.0
+# LLaMA-Factory writes all_results.json after the adapter, the trainer state and the
+# metrics: the run's work is saved. A trainer still alive long after that is stuck in
+# interpreter shutdown (a tracker's or a data loader's thread that never ends; seen in CI
+# beside other load), so it is stopped and the run counts as done.
+FINISHED_MARKER = "all_results.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ class RunOptions:
     gpu: str | None = None  # CUDA_VISIBLE_DEVICES for this run
     swanlab: SwanLabSettings | None = None
     cpu_threads: int = 0  # 0: torch's default
+    exit_grace: float = 30.0  # seconds a finished trainer gets to exit (FINISHED_MARKER)
 
 
 def job_dir_of(spec: JobSpec) -> Path:
@@ -177,12 +183,33 @@ class TrainingRun:
         reader = asyncio.create_task(self._read_console(child, log_file))
         cancelled = asyncio.create_task(self._cancel.wait())
         exited = asyncio.create_task(child.wait())
+        finished_at: float | None = None
         try:
             while True:
                 done, _ = await asyncio.wait(
                     {cancelled, exited}, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
                 )
                 await self._poll(tail)
+                if not done:
+                    if finished_at is None:
+                        if (self.output_dir / FINISHED_MARKER).is_file():
+                            finished_at = time.monotonic()
+                    elif time.monotonic() - finished_at > self._options.exit_grace:
+                        log.warning(
+                            "trainer_exit_stalled",
+                            job_id=self.job_id,
+                            pid=child.pid,
+                            alive=process.pid_alive(child.pid),
+                            seconds=round(time.monotonic() - finished_at, 1),
+                        )
+                        # Bounded: should the exit itself have gone unnoticed, waiting
+                        # for it again would hang just the same.
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(2 * self._options.stop_grace + 5):
+                                await process.stop_group(child, self._options.stop_grace)
+                        await _finish(reader)
+                        await self._poll(tail, final=True)
+                        return await self._completed()
                 if cancelled in done:
                     await process.stop_group(child, self._options.stop_grace)
                     await _finish(reader)

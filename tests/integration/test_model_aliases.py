@@ -126,7 +126,9 @@ async def test_every_step_is_an_event_in_the_audit_log(env: Env) -> None:
                 "/api/admin/audit", params={"type": "llmforge.providers.model."}, headers=admin
             )
         ).json()
-        return page["items"] if page["total"] == 3 else None
+        # The page and its total are separate reads: wait for the items themselves.
+        items: list[dict[str, Any]] = page["items"]
+        return items if len(items) == 3 else None
 
     items = await eventually(audited)
     assert [i["type"] for i in items] == [
