@@ -167,7 +167,7 @@ class TrainingSettings:
     swanlab_project: str = "llmforge"
     # The `llamafactory-cli` to run; default: the one beside this Python.
     cli: str | None = None
-    # CPU threads of each trainer and model-server process (OMP/MKL); 0: torch's default,
+    # CPU threads of each trainer, model-server and export process (OMP/MKL); 0: torch's default,
     # one per core. Set it where other work shares the cores: OpenMP threads that spin
     # while waiting for a busy core slow a CPU run down several times.
     cpu_threads: int = 0

@@ -41,7 +41,9 @@ def export_config(spec: ExportSpec) -> dict[str, object]:
     }
 
 
-async def merge(spec: ExportSpec, *, cli: str, grace: float = 5.0) -> ExportResult:
+async def merge(
+    spec: ExportSpec, *, cli: str, grace: float = 5.0, cpu_threads: int = 0
+) -> ExportResult:
     """Run the export into ``export_dir.partial`` and rename it when complete."""
     started = time.monotonic()
     partial = spec.export_dir.with_name(spec.export_dir.name + ".partial")
@@ -50,7 +52,9 @@ async def merge(spec: ExportSpec, *, cli: str, grace: float = 5.0) -> ExportResu
     config_path = partial.parent / f"{spec.export_dir.name}.export.yaml"
     config_path.write_text(lf_config.to_yaml(export_config(work)), encoding="utf-8")
     child = await process.spawn(
-        [cli, "export", str(config_path)], cwd=partial.parent, env=process.child_env()
+        [cli, "export", str(config_path)],
+        cwd=partial.parent,
+        env=process.child_env(process.thread_env(cpu_threads)),
     )
     tail: collections.deque[str] = collections.deque(maxlen=30)
     splitter = ConsoleLines()

@@ -36,7 +36,10 @@ def export_consumer(services: Services) -> Consumer:
         else:
             spec = ExportSpec(d.base_model_path, d.adapter_path, d.template, target)
             result = await merge(
-                spec, cli=cli_path(settings.cli), grace=settings.stop_grace_seconds
+                spec,
+                cli=cli_path(settings.cli),
+                grace=settings.stop_grace_seconds,
+                cpu_threads=settings.cpu_threads,
             )
             result_ok, seconds, tail = result.ok, result.seconds, result.tail
         if result_ok:
