@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,6 +42,19 @@ def environment_proxy(origin: str) -> str | None:
         if pattern.matches(url):
             return proxy
     return None
+
+
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing, so nothing is read out of responses either.
+
+    Clients are shared by every key on an origin: a cookie one tenant's response sets
+    (e.g. a CDN's) must not ride along on another's request. A jar with a refusing policy
+    would do that too, but httpx still builds a urllib request and parses every response's
+    headers into it: 3 % of the gateway's CPU at 800 calls/s.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
 
 
 class ClientPool:
@@ -91,10 +103,10 @@ class ClientPool:
                 transport=transport,
                 follow_redirects=False,
                 trust_env=settings.trust_env,
-                # Clients are shared by every key on an origin: a cookie one tenant's
-                # response sets (e.g. a CDN's) must not ride along on another's request.
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             )
+            # httpx copies whatever its constructor and setter are given into a plain
+            # Cookies, so the jar goes in afterwards (httpx is pinned; a test checks it).
+            client._cookies = _NoCookies()
             self._by_origin[origin] = client
         self._by_url[url] = client
         return client

@@ -106,6 +106,41 @@ async def test_connections_are_kept_alive_and_reused_by_the_pool() -> None:
         await server.wait_closed()
 
 
+async def test_cookies_an_upstream_sets_are_neither_kept_nor_sent() -> None:
+    import asyncio
+
+    heads: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                heads.append(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nset-cookie: __cf_bm=tenant-a; Path=/\r\n"
+                    b"content-length: 2\r\n\r\nok"
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with ClientPool(PoolSettings(trust_env=False)) as pool:
+            client = pool.client_for(url)
+            first = await client.get(url + "/a")
+            await client.get(url + "/b")
+            assert first.headers["set-cookie"].startswith("__cf_bm=")  # seen by the caller
+            assert len(client.cookies) == 0
+        assert len(heads) == 2
+        assert all(b"cookie" not in head.lower() for head in heads)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 def test_environment_proxy_follows_httpx_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     from runtime.llm.clients import environment_proxy
 
