@@ -78,3 +78,13 @@ def test_values_without_a_key_shape_are_left_alone() -> None:
     out = redact_secrets(None, "info", event)
     assert out["path"] == "/v1/chat/completions"
     assert out["auth"] == "Bearer ***"
+
+
+def test_httpx_request_lines_are_not_logged_but_its_warnings_are() -> None:
+    import logging
+
+    configure_logging(LogSettings(level="INFO", format="json"))
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    configure_logging(LogSettings(level="ERROR", format="json"))
+    assert not logging.getLogger("httpx").isEnabledFor(logging.WARNING)
