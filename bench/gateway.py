@@ -224,14 +224,17 @@ def llmforge_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def start_llmforge(workdir: Path, exe: Path) -> Service:
+def start_llmforge(workdir: Path, exe: Path, processes: int = 1) -> Service:
     data_dir = workdir / "llmforge-data"
     port = free_port()
     log = workdir / "llmforge.log"
+    env = llmforge_env(data_dir)
+    # The extra HTTP processes are children of `up`: their CPU is in its process tree.
+    env["LLMFORGE_API_PROCESSES"] = str(processes)
     popen = subprocess.Popen(
         [str(exe), "up", "--host", HOST, "--port", str(port)],
         cwd=workdir,
-        env=llmforge_env(data_dir),
+        env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -302,7 +305,9 @@ def ensure_litellm(venv: Path) -> Path:
     return exe
 
 
-def start_litellm(exe: Path, workdir: Path, fake: Service) -> tuple[Service, dict[str, str]]:
+def start_litellm(
+    exe: Path, workdir: Path, fake: Service, workers: int = 1
+) -> tuple[Service, dict[str, str]]:
     master_key = "sk-bench-" + secrets.token_hex(8)
     config = workdir / "litellm.yaml"
     # JSON is YAML: no YAML library needed here.
@@ -344,6 +349,8 @@ def start_litellm(exe: Path, workdir: Path, fake: Service) -> tuple[Service, dic
             str(port),
             "--telemetry",
             "False",
+            "--num_workers",
+            str(workers),
         ],
         cwd=workdir,
         env=env,
@@ -891,11 +898,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with started(services):
             fake = start_fake(workdir, args.tokens, args.token_delay)
             services.append(fake)
-            gateway = start_llmforge(workdir, Path(args.llmforge))
+            gateway = start_llmforge(workdir, Path(args.llmforge), args.api_processes)
             services.append(gateway)
             litellm = None
             if litellm_exe is not None:
-                litellm, litellm_headers = start_litellm(litellm_exe, workdir, fake)
+                litellm, litellm_headers = start_litellm(
+                    litellm_exe, workdir, fake, args.api_processes
+                )
                 services.append(litellm)
             gateway_headers = setup_llmforge(gateway, workdir, fake, Path(args.llmforge))
             targets = [
@@ -1027,6 +1036,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--phases", default=",".join(PHASES), help="comma-separated subset of " + ",".join(PHASES)
+    )
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="HTTP processes of the gateway (LLMFORGE_API_PROCESSES); LiteLLM's proxy gets "
+        "as many workers (--num_workers) [1]",
     )
     parser.add_argument("--keep-workdir", action="store_true", help="keep data dirs and logs")
     args = parser.parse_args(argv)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +33,17 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, dest=env, metavar=env, help=f"{help_text} [{env}]")
 
 
-def _settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {
+def _options_of(args: argparse.Namespace) -> dict[str, str]:
+    """The server options given, by the environment variable each one stands for."""
+    return {
         env: str(value)
         for _, env, _ in _SERVER_OPTIONS
         if (value := getattr(args, env, None)) is not None
     }
-    return load_settings(overrides)
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(_options_of(args))
 
 
 @contextlib.asynccontextmanager
@@ -59,7 +65,9 @@ async def _run_platform(
     consumers: bool,
     only: frozenset[str] | None,
     migrate: bool,
+    pinned: Mapping[str, str] | None = None,
 ) -> None:
+    """``pinned``: the settings given as options, which extra API processes must share."""
     from runtime.db.migrate import upgrade
     from runtime.logging import configure_logging
     from runtime.platform import Platform, Roles
@@ -77,6 +85,16 @@ async def _run_platform(
             settings, nats_url=nats_url, roles=Roles(http=http, consumers=consumers, only=only)
         )
         await platform.start()
+        extra = None
+        if http and settings.server.processes > 1 and platform.port is not None:
+            from runtime.api_processes import ApiProcesses, child_environment
+
+            env = child_environment(
+                os.environ,
+                {**(pinned or {}), "LLMFORGE_PORT": str(platform.port), "NATS_URL": nats_url},
+            )
+            extra = ApiProcesses(settings.server.processes - 1, env)
+            await extra.start()
         # What start-up built (modules, the app, ORM metadata) lives as long as the process:
         # out of the collector's generations, full collections stop walking it each time.
         gc.collect()
@@ -90,6 +108,8 @@ async def _run_platform(
             for task in (waiter, stopper):
                 task.cancel()
         finally:
+            if extra is not None:
+                await extra.stop()
             await platform.stop()
 
 
@@ -106,7 +126,14 @@ def _serve(main: Coroutine[Any, Any, None]) -> None:
 
 def _cmd_up(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
-    _serve(_run_platform(settings, http=True, consumers=True, only=None, migrate=True))
+    if settings.server.processes > 1:
+        # Every listener, this one too, must set SO_REUSEPORT before binding.
+        server = dataclasses.replace(settings.server, reuse_port=True)
+        settings = dataclasses.replace(settings, server=server)
+    platform = _run_platform(
+        settings, http=True, consumers=True, only=None, migrate=True, pinned=_options_of(args)
+    )
+    _serve(platform)
     return 0
 
 

@@ -44,6 +44,11 @@ class Platform:
         self.app: Litestar | None = None
 
     @property
+    def requests_served(self) -> int:
+        """HTTP requests this process's server has read (processes sharing a port split them)."""
+        return self._server.server_state.total_requests if self._server is not None else 0
+
+    @property
     def url(self) -> str:
         assert self.port is not None, "HTTP role not started"
         return f"http://{self.settings.server.host}:{self.port}"
@@ -71,16 +76,8 @@ class Platform:
                 bus=bus,
             )
             _start_llm(services, self._stack)
-            _start_knowledge(services, self._stack)
+            await _start_knowledge(services, self._stack, self.roles)
             self.services = services
-            if not self.settings.qdrant_url and self.roles != Roles():
-                # Qdrant Edge locks its files: of the processes sharing a data directory,
-                # only the first to touch the store can index or search.
-                log.warning(
-                    "embedded_vector_store_with_split_roles",
-                    detail="one process only may open the embedded vector store; "
-                    "set QDRANT_URL so every api and knowledge worker can",
-                )
 
             if self.roles.consumers:
                 host = FunctionHost(
@@ -125,7 +122,12 @@ class Platform:
         )
         server = _EmbeddedServer(config)
         self._server = server
-        self._server_task = asyncio.create_task(server.serve(), name="http")
+        sockets = None
+        if self.settings.server.reuse_port and not probes_only:
+            from runtime.listen import reuse_port_sockets
+
+            sockets = reuse_port_sockets(config.host, port)
+        self._server_task = asyncio.create_task(server.serve(sockets), name="http")
         self._stack.push_async_callback(self._stop_http)
         while not server.started:
             if self._server_task.done():
@@ -193,15 +195,37 @@ def _probe_app(services: Services) -> Litestar:
     )
 
 
-def _start_knowledge(services: Services, stack: contextlib.AsyncExitStack) -> None:
-    """Vector store and embedding models: cheap now, they open files on first use."""
-    from runtime.embeddings import EmbeddingModels
-    from runtime.vectors import open_vector_store
+def owns_embedded_store(roles: Roles) -> bool:
+    """The process that runs the knowledge consumers opens Qdrant Edge's files (one may)."""
+    return roles.consumers and (roles.only is None or "knowledge" in roles.only)
 
-    vectors = open_vector_store(services.settings)
-    stack.push_async_callback(vectors.close)
+
+async def _start_knowledge(
+    services: Services, stack: contextlib.AsyncExitStack, roles: Roles
+) -> None:
+    """Vector store and embedding models: cheap now, they open files on first use.
+
+    Without a Qdrant server, one process owns the embedded store and serves it over NATS
+    to the others (``runtime/vectors/remote.py``).
+    """
+    from runtime.embeddings import EmbeddingModels
+    from runtime.vectors import VectorStore, open_vector_store
+    from runtime.vectors.remote import RemoteVectorStore, VectorStoreServer, rpc_subject
+
+    settings = services.settings
+    subject = rpc_subject(settings.nats.consumer_prefix)
+    vectors: VectorStore
+    if settings.qdrant_url or owns_embedded_store(roles):
+        vectors = open_vector_store(settings)
+        stack.push_async_callback(vectors.close)
+        if not settings.qdrant_url:
+            server = VectorStoreServer(vectors, services.bus.nc, subject)
+            await server.start()
+            stack.push_async_callback(server.stop)
+    else:
+        vectors = RemoteVectorStore(services.bus.nc, subject)
     services.vectors = vectors
-    services.embeddings = EmbeddingModels(services.settings, services.llm)
+    services.embeddings = EmbeddingModels(settings, services.llm)
 
 
 def _role_name(roles: Roles) -> str:

@@ -80,6 +80,11 @@ class ServerSettings:
     web_dir: Path | None = None
     # `llmforge worker` only: serve /health/live, /health/ready and /metrics on this port.
     health_port: int | None = None
+    # Several API processes on one host share the port; the kernel spreads connections
+    # (SO_REUSEPORT, runtime/listen.py).
+    reuse_port: bool = False
+    # `llmforge up` only: HTTP processes, itself included (runtime/api_processes.py).
+    processes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +293,16 @@ def _samesite(value: str | None, secure: bool) -> SameSite:
     return cast("SameSite", samesite)
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"LLMFORGE_API_PROCESSES must be a whole number >= 1, not {text!r}.")
+    return value
+
+
 def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment; ``overrides`` (CLI options) win over it.
 
@@ -312,6 +327,8 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             health_port=_optional(_env("LLMFORGE_HEALTH_PORT"), int),
             cors_origins=_cors_origins(origins),
             hsts_max_age=int(_env("LLMFORGE_HSTS_MAX_AGE", "0") or 0),
+            reuse_port=_flag("LLMFORGE_REUSE_PORT", False),
+            processes=_at_least_one(_env("LLMFORGE_API_PROCESSES", "1") or "1"),
         ),
         database=DatabaseSettings(
             url=_env.secret("DATABASE_URL"), echo=_flag("LLMFORGE_DATABASE_ECHO", False)

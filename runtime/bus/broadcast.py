@@ -13,6 +13,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from events import Event, decode_event
+from runtime.bus.barrier import server_caught_up
 
 if TYPE_CHECKING:
     from runtime.bus.connection import EventBus
@@ -45,8 +46,8 @@ class Broadcast:
     async def start(self) -> None:
         for subject in self.subjects:
             self._subscriptions.append(await self._bus.nc.subscribe(subject, cb=self._deliver))
-        # The server has the subscriptions once the flush returns: no change can slip by.
-        await self._bus.nc.flush()
+        # The server has the subscriptions once this returns: no change can slip by.
+        await server_caught_up(self._bus.nc)
         self._bus.add_reconnect_listener(self._reconnected)
 
     async def stop(self) -> None:

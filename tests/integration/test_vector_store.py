@@ -1,22 +1,27 @@
-"""One suite, both vector stores: embedded Qdrant Edge and qdrant-client (local mode)."""
+"""One suite, every vector store: embedded Qdrant Edge, qdrant-client (local mode), and Edge
+served over NATS request-reply to another connection (``runtime/vectors/remote.py``)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
 import pytest
 from qdrant_client import AsyncQdrantClient
 
 from runtime.vectors import ChunkPoint, MetaCondition, MetaFilter, VectorStore, point_id
 from runtime.vectors.edge import EdgeVectorStore
+from runtime.vectors.remote import RemoteVectorStore, VectorStoreServer
 from runtime.vectors.server import QdrantVectorStore
 
 DIM = 16
 # qdrant-client local mode ignores payload indexes (and says so); the server honours them.
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
-BACKENDS = ("edge", "qdrant-client")
+BACKENDS = ("edge", "qdrant-client", "remote")
 
 
 def _unit(seed: int) -> list[float]:
@@ -39,7 +44,13 @@ def _point(kb: str, doc: str, index: int, seed: int, **meta: object) -> ChunkPoi
 
 
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, nats_server: str
+) -> AsyncIterator[VectorStore]:
+    if request.param == "remote":
+        async with _remote_edge_store(nats_server, tmp_path) as remote:
+            yield remote
+        return
     vectors: VectorStore
     if request.param == "edge":
         vectors = EdgeVectorStore(tmp_path / "vectors")
@@ -47,6 +58,22 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         vectors = QdrantVectorStore(AsyncQdrantClient(location=":memory:"))
     yield vectors
     await vectors.close()
+
+
+@contextlib.asynccontextmanager
+async def _remote_edge_store(nats_url: str, tmp_path: Path) -> AsyncIterator[RemoteVectorStore]:
+    """An Edge store served by one connection, used through another (two processes' view)."""
+    owner, caller = await nats.connect(nats_url), await nats.connect(nats_url)
+    local = EdgeVectorStore(tmp_path / "vectors")
+    server = VectorStoreServer(local, owner, f"test{uuid.uuid4().hex}.rpc.vectors")
+    await server.start()
+    try:
+        yield RemoteVectorStore(caller, server.subject, timeout=10)
+    finally:
+        await server.stop()
+        await local.close()
+        await caller.close()
+        await owner.close()
 
 
 async def _corpus(store: VectorStore) -> None:
