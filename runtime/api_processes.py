@@ -77,21 +77,26 @@ class ApiProcesses:
         log.info("api_processes_started", pids=self.pids)
 
     async def _watch(self, slot: int) -> None:
+        loop = asyncio.get_running_loop()
         delay = RESTART_BACKOFF[0]
         while True:
             proc = self._procs[slot]
             assert proc is not None
-            started = asyncio.get_running_loop().time()
+            started = loop.time()
             code = await proc.wait()
             if self._stopping:
                 return
+            if loop.time() - started > RESTART_BACKOFF[1]:
+                delay = RESTART_BACKOFF[0]  # it ran for a while: a fresh failure
             log.error("api_process_exited", pid=proc.pid, returncode=code, restart_in_s=delay)
-            await asyncio.sleep(delay)
-            # A child that ran for a while had a fresh failure: start the backoff over.
-            lived = asyncio.get_running_loop().time() - started
-            delay = RESTART_BACKOFF[0] if lived > RESTART_BACKOFF[1] else delay
-            self._procs[slot] = await self._spawn()
-            delay = min(delay * 2, RESTART_BACKOFF[1])
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESTART_BACKOFF[1])
+                try:
+                    self._procs[slot] = await self._spawn()
+                    break
+                except OSError:
+                    log.exception("api_process_start_failed", retry_in_s=delay)
 
     async def stop(self) -> None:
         self._stopping = True

@@ -86,22 +86,22 @@ async def _run_platform(
         )
         await platform.start()
         extra = None
-        if http and settings.server.processes > 1 and platform.port is not None:
-            from runtime.api_processes import ApiProcesses, child_environment
-
-            env = child_environment(
-                os.environ,
-                {**(pinned or {}), "LLMFORGE_PORT": str(platform.port), "NATS_URL": nats_url},
-            )
-            extra = ApiProcesses(settings.server.processes - 1, env)
-            await extra.start()
-        # What start-up built (modules, the app, ORM metadata) lives as long as the process:
-        # out of the collector's generations, full collections stop walking it each time.
-        gc.collect()
-        gc.freeze()
-        if http:
-            print(f"llmforge is running at {platform.url}  (Ctrl-C to stop)", flush=True)
         try:
+            if http and settings.server.processes > 1 and platform.port is not None:
+                from runtime.api_processes import ApiProcesses, child_environment
+
+                env = child_environment(
+                    os.environ,
+                    {**(pinned or {}), "LLMFORGE_PORT": str(platform.port), "NATS_URL": nats_url},
+                )
+                extra = ApiProcesses(settings.server.processes - 1, env)
+                await extra.start()
+            # What start-up built (modules, the app, ORM metadata) lives as long as the
+            # process: out of the collector's generations, full collections stop walking it.
+            gc.collect()
+            gc.freeze()
+            if http:
+                print(f"llmforge is running at {platform.url}  (Ctrl-C to stop)", flush=True)
             waiter = asyncio.ensure_future(platform.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)

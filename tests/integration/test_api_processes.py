@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.processes import processes
 from tests.integration.knowledge_support import DATA, MODEL_CACHE
 from tests.integration.test_cli import BIN, PASSWORD, Running, _env
 
@@ -25,20 +26,7 @@ QUESTION = "What is the Zephyr-9 reactor cooled with?"
 
 def _children(pid: int) -> list[int]:
     """`llmforge api` processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        # Field 4 of stat is the parent pid; the command name (field 2) may hold spaces.
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid and b"runtime.cli api" in cmdline:
-            found.append(int(entry.name))
-    return found
+    return processes(lambda p: p.parent == pid and "runtime.cli api" in p.cmdline)
 
 
 async def _eventually_children(pid: int, count: int, *, other_than: int = 0) -> list[int]:
@@ -125,11 +113,4 @@ async def test_up_serves_from_two_processes_and_keeps_the_second_running(
         assert (await fresh.get("/health/live")).status_code == 200
 
     assert up_two.stop() == 0
-    assert not Path(f"/proc/{replacement}").exists() or _zombie(replacement)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+    assert processes(lambda p: p.pid == replacement) == []

@@ -17,6 +17,7 @@ import pytest
 from events.schema import ASYNCAPI_PATH
 from runtime.cli import main
 from runtime.db.migrate import head_revision
+from tests.fixtures.processes import processes
 
 BIN = Path(sys.executable).parent / "llmforge"
 PASSWORD = "correct horse battery"
@@ -44,17 +45,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def _broker_pids(data_dir: Path) -> list[int]:
     """nats-server processes whose store is in this data dir."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "nats-server" in cmdline and str(data_dir) in cmdline:
-            pids.append(int(entry.name))
-    return pids
+    return processes(lambda p: "nats-server" in p.cmdline and str(data_dir) in p.cmdline)
 
 
 @pytest.fixture

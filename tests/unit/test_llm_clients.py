@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
 import pytest
 
 from runtime.llm.anthropic import AnthropicAdapter
@@ -10,6 +14,30 @@ from runtime.llm.gemini import GeminiAdapter
 from runtime.llm.openai_compat import OpenAICompatAdapter
 from runtime.llm.registry import ADAPTERS, adapter_for
 from runtime.llm.types import ProviderConfig
+
+Respond = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def loopback(respond: Respond) -> AsyncIterator[str]:
+    """An HTTP/1.1 server on 127.0.0.1 that runs ``respond`` for each request of a connection;
+    yields its URL."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await respond(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_one_client_per_origin() -> None:
@@ -64,81 +92,56 @@ async def test_unknown_type_is_a_value_error() -> None:
 
 
 async def test_connections_are_kept_alive_and_reused_by_the_pool() -> None:
-    import asyncio
-
     in_flight = 0
     release = asyncio.Event()
     all_in = asyncio.Event()
-    connections = 0
+    connections: set[int] = set()
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal in_flight, connections
-        connections += 1
-        try:
-            while True:
-                await reader.readuntil(b"\r\n\r\n")
-                in_flight += 1
-                if in_flight == 8:
-                    all_in.set()
-                await release.wait()
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal in_flight
+        await reader.readuntil(b"\r\n\r\n")
+        connections.add(id(writer))
+        in_flight += 1
+        if in_flight == 8:
+            all_in.set()
+        await release.wait()
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        async with ClientPool(PoolSettings(max_connections=8, trust_env=False)) as pool:
-            client = pool.client_for(url)
-            tasks = [asyncio.create_task(client.get(url + "/x")) for _ in range(8)]
-            await asyncio.wait_for(all_in.wait(), 5)
-            release.set()
-            assert all(r.text == "ok" for r in await asyncio.gather(*tasks))
-            # Every connection was kept alive: more rounds open none.
-            for _ in range(3):
-                await asyncio.gather(*(client.get(url + "/y") for _ in range(8)))
-            assert connections == 8
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with (
+        loopback(respond) as url,
+        ClientPool(PoolSettings(max_connections=8, trust_env=False)) as pool,
+    ):
+        client = pool.client_for(url)
+        tasks = [asyncio.create_task(client.get(url + "/x")) for _ in range(8)]
+        await asyncio.wait_for(all_in.wait(), 5)
+        release.set()
+        assert all(r.text == "ok" for r in await asyncio.gather(*tasks))
+        # Every connection was kept alive: more rounds open none.
+        for _ in range(3):
+            await asyncio.gather(*(client.get(url + "/y") for _ in range(8)))
+        assert len(connections) == 8
 
 
 async def test_cookies_an_upstream_sets_are_neither_kept_nor_sent() -> None:
-    import asyncio
-
     heads: list[bytes] = []
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                heads.append(await reader.readuntil(b"\r\n\r\n"))
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nset-cookie: __cf_bm=tenant-a; Path=/\r\n"
-                    b"content-length: 2\r\n\r\nok"
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nset-cookie: __cf_bm=tenant-a; Path=/\r\n"
+            b"content-length: 2\r\n\r\nok"
+        )
+        await writer.drain()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        async with ClientPool(PoolSettings(trust_env=False)) as pool:
-            client = pool.client_for(url)
-            first = await client.get(url + "/a")
-            await client.get(url + "/b")
-            assert first.headers["set-cookie"].startswith("__cf_bm=")  # seen by the caller
-            assert len(client.cookies) == 0
-        assert len(heads) == 2
-        assert all(b"cookie" not in head.lower() for head in heads)
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with loopback(respond) as url, ClientPool(PoolSettings(trust_env=False)) as pool:
+        client = pool.client_for(url)
+        first = await client.get(url + "/a")
+        await client.get(url + "/b")
+        assert first.headers["set-cookie"].startswith("__cf_bm=")  # seen by the caller
+        assert len(client.cookies) == 0
+    assert len(heads) == 2
+    assert all(b"cookie" not in head.lower() for head in heads)
 
 
 def test_environment_proxy_follows_httpx_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,8 +159,6 @@ def test_environment_proxy_follows_httpx_rules(monkeypatch: pytest.MonkeyPatch) 
 
 
 async def test_requests_go_through_the_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-
     seen: list[bytes] = []
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
