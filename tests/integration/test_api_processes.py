@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from tests.fixtures.processes import processes
 from tests.integration.knowledge_support import DATA, MODEL_CACHE
-from tests.integration.test_cli import BIN, PASSWORD, Running, _env
+from tests.integration.test_cli import PASSWORD, Running, create_admin
 
 QUESTION = "What is the Zephyr-9 reactor cooled with?"
 
@@ -52,15 +51,7 @@ def up_two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]
 
 
 async def _admin(data_dir: Path, url: str, client: httpx.AsyncClient) -> dict[str, str]:
-    argv = ["user", "create", "--email", "root@example.com", "--password", PASSWORD, "--admin"]
-    created = subprocess.run(
-        [str(BIN), *argv],
-        env=_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    created = create_admin(data_dir, "root@example.com")
     assert created.returncode == 0, created.stderr
     login = await client.post(
         f"{url}/api/auth/login", json={"email": "root@example.com", "password": PASSWORD}

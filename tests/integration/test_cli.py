@@ -96,6 +96,19 @@ def running(data_dir: Path) -> Iterator[list[Running]]:
             proc.proc.wait()
 
 
+def create_admin(data_dir: Path, email: str) -> subprocess.CompletedProcess[str]:
+    """``llmforge user create --admin`` against the data dir of a running ``up``."""
+    argv = ["user", "create", "--email", email, "--password", PASSWORD, "--admin"]
+    return subprocess.run(
+        [str(BIN), *argv],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 async def _login(url: str, email: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=url) as client:
         return await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
@@ -110,23 +123,7 @@ async def test_up_serves_the_platform_and_keeps_data_across_restarts(
     assert len(_broker_pids(data_dir)) == 1
     assert (data_dir / "secret.key").exists()
 
-    created = subprocess.run(
-        [
-            str(BIN),
-            "user",
-            "create",
-            "--email",
-            "root@example.com",
-            "--password",
-            PASSWORD,
-            "--admin",
-        ],
-        env=_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    created = create_admin(data_dir, "root@example.com")
     assert created.returncode == 0, created.stderr
     assert "created admin root@example.com" in created.stdout
     assert (await _login(first.url, "root@example.com")).status_code == 200
