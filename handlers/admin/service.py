@@ -14,6 +14,7 @@ from handlers.admin.schemas import UserCreate, UserUpdate
 from handlers.auth.accounts import check_password_policy, check_role, create_user
 from handlers.auth.principal import forget_api_keys
 from runtime.db.models import RefreshToken, User, utcnow
+from runtime.db.paging import page_of
 from runtime.errors import Conflict, NotFound
 from runtime.outbox import emit
 from runtime.security import Passwords
@@ -27,9 +28,7 @@ TEMPORARY_PASSWORD_BYTES = 18
 async def _page(
     session: AsyncSession, query: Select[T], limit: int, offset: int
 ) -> tuple[Sequence[T], int]:
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.scalars(query.limit(limit).offset(offset))).all()
-    return rows, int(total or 0)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def list_users(

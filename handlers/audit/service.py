@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.audit.schemas import AuditEntry
 from runtime.db.models import AuditLog
+from runtime.db.paging import page_of
 
 T = TypeVar("T")
 
@@ -71,8 +72,7 @@ async def list_audit(
     session: AsyncSession, where: AuditFilter, *, limit: int, offset: int
 ) -> tuple[Sequence[AuditLog], int]:
     query = _newest_first(select(AuditLog).where(*where.conditions()))
-    rows = (await session.scalars(query.limit(limit).offset(offset))).all()
-    return rows, await count_audit(session, where)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 def entry(row: AuditLog) -> AuditEntry:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.auth import ApiKeyCreated, ApiKeyData, ApiKeyRevoked
 from handlers.auth.principal import forget_api_keys
 from runtime.db.models import ApiKey, new_id, utcnow
+from runtime.db.paging import page_of
 from runtime.errors import NotFound
 from runtime.outbox import emit
 from runtime.security import generate_api_key
@@ -50,15 +51,9 @@ async def list_api_keys(
 ) -> tuple[list[ApiKey], int]:
     """The user's keys that are not revoked (expired ones stay listed), newest first."""
     live = (ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-    total = await session.scalar(select(func.count()).select_from(ApiKey).where(*live))
-    rows = await session.scalars(
-        select(ApiKey)
-        .where(*live)
-        .order_by(ApiKey.created_at.desc(), ApiKey.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+    query = select(ApiKey).where(*live).order_by(ApiKey.created_at.desc(), ApiKey.id)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return list(rows), total
 
 
 async def revoke_api_key(session: AsyncSession, user_id: str, key_id: str) -> None:

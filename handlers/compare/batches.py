@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.compare import CompareBatchRequested, CompareBatchRequestedData
@@ -16,6 +16,7 @@ from handlers.compare.metrics import summarize
 from handlers.compare.schemas import BatchCreate, BatchModelSummary
 from handlers.compare.targets import resolve_models, stored_parameters
 from runtime.db.models import CompareBatch, CompareResult, CompareRun
+from runtime.db.paging import page_of
 from runtime.errors import NotFound
 from runtime.outbox import emit
 
@@ -60,11 +61,8 @@ async def list_batches(
     session: AsyncSession, user: CurrentUser, *, limit: int, offset: int
 ) -> tuple[Sequence[CompareBatch], int]:
     query = select(CompareBatch).where(CompareBatch.user_id == user.id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(CompareBatch.created_at.desc(), CompareBatch.id).limit(limit).offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = query.order_by(CompareBatch.created_at.desc(), CompareBatch.id)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def batch_results(session: AsyncSession, batch_id: str) -> Sequence[CompareResult]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.compare import CompareRunDeleted, CompareRunRef
 from handlers.auth import CurrentUser
 from runtime.db.models import CompareResult, CompareRun, CompareVote, utcnow
+from runtime.db.paging import page_of
 from runtime.errors import NotFound
 from runtime.outbox import emit
 
@@ -38,9 +39,7 @@ async def list_runs(
         )
     else:
         query = query.where(CompareRun.batch_id == batch_id).order_by(CompareRun.prompt_index)
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.scalars(query.limit(limit).offset(offset))).all()
-    return rows, int(total or 0)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def results_of(

@@ -13,6 +13,7 @@ from events.training import DatasetCreated, DatasetData, DatasetDeleted
 from handlers.auth import CurrentUser
 from handlers.datasets.upload import Upload
 from runtime.db.models import Dataset, ModelConfig, TrainingJob
+from runtime.db.paging import page_of
 from runtime.errors import BadRequest, Conflict, NotFound, Unprocessable
 from runtime.outbox import emit
 from trainer import stats as dataset_stats
@@ -126,11 +127,8 @@ async def list_datasets(
     query = select(Dataset).where(_visible(user))
     if name:
         query = query.where(Dataset.name == name)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(
-        query.order_by(Dataset.created_at.desc(), Dataset.id).limit(limit).offset(offset)
-    )
-    return rows.all(), total
+    query = query.order_by(Dataset.created_at.desc(), Dataset.id)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def delete(session: AsyncSession, user: CurrentUser, dataset_id: str) -> None:

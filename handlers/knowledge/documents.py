@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.knowledge import (
@@ -23,6 +23,7 @@ from handlers.knowledge import service
 from handlers.knowledge.parsers import extension_of
 from handlers.knowledge.uploads import receive_upload
 from runtime.db.models import Document, KnowledgeBase, new_id
+from runtime.db.paging import page_of
 from runtime.errors import Conflict, NotFound
 from runtime.outbox import emit
 from runtime.settings import Settings
@@ -116,17 +117,8 @@ async def list_documents(
     where = [Document.knowledge_base_id == kb.id]
     if status:
         where.append(Document.status == status)
-    total = await session.scalar(select(func.count()).select_from(Document).where(*where))
-    rows = (
-        await session.scalars(
-            select(Document)
-            .where(*where)
-            .order_by(Document.created_at.desc(), Document.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    return rows, int(total or 0)
+    query = select(Document).where(*where).order_by(Document.created_at.desc(), Document.id)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def delete(

@@ -21,6 +21,7 @@ from events.knowledge import (
 from handlers.auth import CurrentUser
 from handlers.knowledge.schemas import KnowledgeBaseCreate, KnowledgeBaseUpdate
 from runtime.db.models import Document, KnowledgeBase
+from runtime.db.paging import page_of
 from runtime.embeddings import EmbeddingModels, LocalEmbedder
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound
 from runtime.llm.resolver import ModelNotFound
@@ -180,14 +181,9 @@ async def list_bases(
     where = [readable_by(user)]
     if q:
         where.append(KnowledgeBase.name.ilike(f"%{q}%"))
-    total = await session.scalar(select(func.count()).select_from(KnowledgeBase).where(*where))
-    rows = (
-        await session.scalars(
-            select(KnowledgeBase)
-            .where(*where)
-            .order_by(KnowledgeBase.created_at.desc(), KnowledgeBase.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    return rows, int(total or 0)
+    query = (
+        select(KnowledgeBase)
+        .where(*where)
+        .order_by(KnowledgeBase.created_at.desc(), KnowledgeBase.id)
+    )
+    return await page_of(session, query, limit=limit, offset=offset)

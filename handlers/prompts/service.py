@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.prompts import (
@@ -22,6 +22,7 @@ from handlers.prompts.schemas import TemplateCreate, TemplateUpdate
 from handlers.prompts.variables import Rendered, Variable, declaration_errors, render
 from runtime.db import dialect_of
 from runtime.db.models import PromptTemplate, PromptTemplateVersion
+from runtime.db.paging import page_of
 from runtime.errors import BadRequest, Forbidden, NotFound
 from runtime.outbox import emit
 
@@ -180,14 +181,13 @@ async def list_templates(
     if ranked is not None:
         conditions.append(PromptTemplate.id.in_(ranked) if ranked else false())
     query = select(PromptTemplate).where(*conditions)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if ranked:
         rows = (await session.scalars(query)).all()
         order = {tid: i for i, tid in enumerate(ranked)}
         ordered = sorted(rows, key=lambda r: order[r.id])
-        return ordered[offset : offset + limit], total
+        return ordered[offset : offset + limit], len(ordered)
     query = query.order_by(PromptTemplate.updated_at.desc(), PromptTemplate.id)
-    return (await session.scalars(query.limit(limit).offset(offset))).all(), total
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def versions(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.providers import (
@@ -19,6 +19,7 @@ from events.providers import (
 )
 from handlers.providers.schemas import ProviderCreate, ProviderUpdate
 from runtime.db.models import Provider, utcnow
+from runtime.db.paging import page_of
 from runtime.errors import BadRequest, Conflict, NotFound
 from runtime.llm.gateway import Gateway
 from runtime.llm.presets import preset
@@ -31,9 +32,7 @@ T = TypeVar("T")
 async def paginate(
     session: AsyncSession, query: Select[T], limit: int, offset: int
 ) -> tuple[Sequence[T], int]:
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.scalars(query.limit(limit).offset(offset))).all()
-    return rows, int(total or 0)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 def _data(p: Provider) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from handlers.quotas.rules import (
 from handlers.quotas.schemas import MonthSpend, QuotaRead, QuotaSet, SubjectQuota
 from runtime.db.models import ApiKey, Quota, User
 from runtime.db.models.providers import LlmCall
+from runtime.db.paging import page_of
 from runtime.errors import Conflict, NotFound, Unprocessable
 from runtime.outbox import emit
 
@@ -106,9 +107,7 @@ async def list_quotas(
         query = query.where(Quota.subject_type == subject_type)
     if user_id is not None:
         query = query.where(Quota.user_id == user_id)
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.scalars(query.limit(limit).offset(offset))).all()
-    return rows, int(total or 0)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def set_quota(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.training import (
@@ -22,6 +22,7 @@ from handlers.auth import CurrentUser
 from handlers.training import checks
 from handlers.training.schemas import JobCreate
 from runtime.db.models import Dataset, ModelConfig, TrainingJob, TrainingMetric, new_id, utcnow
+from runtime.db.paging import page_of
 from runtime.errors import Conflict, NotFound, Unprocessable
 from runtime.outbox import emit
 
@@ -127,11 +128,8 @@ async def list_jobs(
     query = select(TrainingJob).where(_visible(user))
     if status:
         query = query.where(TrainingJob.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(
-        query.order_by(TrainingJob.created_at.desc(), TrainingJob.id).limit(limit).offset(offset)
-    )
-    return rows.all(), total
+    query = query.order_by(TrainingJob.created_at.desc(), TrainingJob.id)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def cancel(session: AsyncSession, user: CurrentUser, job_id: str) -> TrainingJob:

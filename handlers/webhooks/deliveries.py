@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.webhooks import DeliveryData, DeliveryRequested
@@ -13,6 +13,7 @@ from handlers.auth import CurrentUser
 from handlers.webhooks.service import get_owned
 from runtime.db.models import WebhookDelivery, utcnow
 from runtime.db.models.webhooks import WebhookDeliveryAttempt
+from runtime.db.paging import page_of
 from runtime.errors import Conflict, NotFound
 from runtime.outbox import emit
 from runtime.webhooks.retries import request_id_for
@@ -35,14 +36,8 @@ async def list_deliveries(
     query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = (
-        await session.scalars(
-            query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
     attempts: dict[str, list[WebhookDeliveryAttempt]] = defaultdict(list)
     if rows:
         for attempt in await session.scalars(
@@ -51,7 +46,7 @@ async def list_deliveries(
             .order_by(WebhookDeliveryAttempt.number)
         ):
             attempts[attempt.delivery_id].append(attempt)
-    return rows, attempts, int(total or 0)
+    return rows, attempts, total
 
 
 async def redeliver(

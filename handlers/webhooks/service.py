@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.webhooks import (
@@ -21,6 +21,7 @@ from events.webhooks import (
 from handlers.auth import CurrentUser
 from handlers.webhooks.schemas import WebhookCreate, WebhookUpdate
 from runtime.db.models import Webhook, utcnow
+from runtime.db.paging import page_of
 from runtime.errors import NotFound, Unprocessable
 from runtime.outbox import emit
 from runtime.security.crypto import Keyring
@@ -46,9 +47,7 @@ async def list_webhooks(
     owner = owner_id if user.is_admin else user.id
     if owner is not None:
         query = query.where(Webhook.owner_id == owner)
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.scalars(query.limit(limit).offset(offset))).all()
-    return rows, int(total or 0)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def _valid_url(url: str, settings: Settings) -> str:
