@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import signal
 import sys
 from collections.abc import Mapping
 
 import structlog
 
+from runtime.children import die_with_parent
+
 log = structlog.get_logger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 STOP_GRACE = 15.0
 RESTART_BACKOFF = (1.0, 30.0)
-
-
-def _stop_with_parent() -> None:
-    # Between fork and exec: a parent killed with SIGKILL must not leave listeners behind.
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def child_environment(base: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
@@ -63,8 +57,8 @@ class ApiProcesses:
             "runtime.cli",
             "api",
             env=self._env,
-            # Only a prctl call between fork and exec: no locks, no threads involved.
-            preexec_fn=_stop_with_parent,
+            # A parent killed outright must not leave listeners on its port.
+            preexec_fn=die_with_parent(signal.SIGTERM),
             # Out of the terminal's process group: Ctrl-C reaches the parent alone, which
             # stops its children in order instead of watching them die and restarting them.
             start_new_session=True,

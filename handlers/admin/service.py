@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.auth import PasswordReset, PasswordResetData, UserUpdated, UserUpdatedData
@@ -19,16 +18,8 @@ from runtime.errors import Conflict, NotFound
 from runtime.outbox import emit
 from runtime.security import Passwords
 
-T = TypeVar("T")
-
 # 18 random bytes: 24 URL-safe characters, 144 bits; well inside the password policy.
 TEMPORARY_PASSWORD_BYTES = 18
-
-
-async def _page(
-    session: AsyncSession, query: Select[T], limit: int, offset: int
-) -> tuple[Sequence[T], int]:
-    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def list_users(
@@ -43,7 +34,7 @@ async def list_users(
                 func.lower(User.display_name).contains(needle, autoescape=True),
             )
         )
-    return await _page(session, query, limit, offset)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def add_user(

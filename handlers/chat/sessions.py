@@ -16,8 +16,8 @@ from handlers.chat.knowledge import checked_ids
 from handlers.chat.schemas import ChatParameters, SessionCreate, SessionUpdate
 from handlers.models.service import servable
 from handlers.prompts import service as prompts
-from handlers.providers.service import paginate
 from runtime.db.models import ChatSession, ModelConfig
+from runtime.db.paging import page_of
 from runtime.errors import BadRequest, NotFound
 from runtime.outbox import emit
 
@@ -194,4 +194,4 @@ async def list_sessions(
         # Case-insensitive substring on both databases; % and _ in q are literal.
         query = query.where(func.lower(ChatSession.title).contains(q.lower(), autoescape=True))
     query = query.order_by(ChatSession.updated_at.desc(), ChatSession.id)
-    return await paginate(session, query, limit, offset)
+    return await page_of(session, query, limit=limit, offset=offset)

@@ -17,8 +17,8 @@ from events.providers import (
     ModelConfigUpdatedData,
 )
 from handlers.models.schemas import ModelConfigCreate, ModelConfigUpdate
-from handlers.providers.service import paginate
 from runtime.db.models import ModelAlias, ModelConfig, Provider, utcnow
+from runtime.db.paging import page_of
 from runtime.errors import BadRequest, Conflict, NotFound
 from runtime.outbox import emit
 
@@ -70,7 +70,8 @@ async def list_configs(
     query = select(ModelConfig) if everything else visible()
     if provider_id:
         query = query.where(ModelConfig.provider_id == provider_id)
-    return await paginate(session, query.order_by(ModelConfig.alias), limit, offset)
+    query = query.order_by(ModelConfig.alias)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def servable_configs(session: AsyncSession) -> Sequence[ModelConfig]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.providers import (
@@ -26,14 +26,6 @@ from runtime.llm.presets import preset
 from runtime.outbox import emit
 from runtime.security.crypto import mask_secret
 
-T = TypeVar("T")
-
-
-async def paginate(
-    session: AsyncSession, query: Select[T], limit: int, offset: int
-) -> tuple[Sequence[T], int]:
-    return await page_of(session, query, limit=limit, offset=offset)
-
 
 def _data(p: Provider) -> dict[str, Any]:
     return {
@@ -50,7 +42,8 @@ def _data(p: Provider) -> dict[str, Any]:
 async def list_providers(
     session: AsyncSession, *, limit: int, offset: int
 ) -> tuple[Sequence[Provider], int]:
-    return await paginate(session, select(Provider).order_by(Provider.name), limit, offset)
+    query = select(Provider).order_by(Provider.name)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def get_provider(session: AsyncSession, provider_id: str) -> Provider:

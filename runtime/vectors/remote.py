@@ -150,7 +150,7 @@ class VectorStoreServer:
         # A queue group: were two owners subscribed, each call would still run once.
         self._sub = await self._nc.subscribe(self.subject, queue=QUEUE, cb=self._on_call)
         # Serving once the server has the subscription, or a call from another connection
-        # right after start() meets "no responders" (1.5 % of starts did with flush()).
+        # right after start() meets "no responders", as some did after flush().
         await server_caught_up(self._nc)
         log.info("vector_store_served", subject=self.subject)
 

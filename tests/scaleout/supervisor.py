@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -23,14 +22,9 @@ from typing import IO
 
 import httpx
 
-_PR_SET_PDEATHSIG = 1
+from runtime.children import die_with_parent
+
 LLMFORGE = Path(sys.executable).with_name("llmforge")
-
-
-def _die_with_parent() -> None:
-    # Between fork and exec: SIGKILL this child when the test process dies, however it dies.
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -73,7 +67,8 @@ class ManagedProcess:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            # SIGKILL this child when the test process dies, however it dies.
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
 
     def kill(self) -> None:

@@ -57,3 +57,12 @@ def test_secret_key_is_generated_once_with_private_mode(tmp_path: Path) -> None:
     assert load_or_create_secret(tmp_path) == first
     settings = with_secret_key(Settings(data_dir=tmp_path))
     assert settings.security.secret_key == first
+
+
+@pytest.mark.parametrize("given", ["0", "-2", "two"])
+def test_api_processes_must_be_a_whole_number_of_at_least_one(given: str) -> None:
+    from runtime.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="LLMFORGE_API_PROCESSES must be a whole number"):
+        load_settings({"LLMFORGE_API_PROCESSES": given})
+    assert load_settings({"LLMFORGE_API_PROCESSES": "3"}).server.processes == 3
