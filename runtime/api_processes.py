@@ -56,6 +56,7 @@ class ApiProcesses:
             "-m",
             "runtime.cli",
             "api",
+            "--no-banner",
             env=self._env,
             # A parent killed outright must not leave listeners on its port.
             preexec_fn=die_with_parent(signal.SIGTERM),

@@ -66,8 +66,13 @@ async def _run_platform(
     only: frozenset[str] | None,
     migrate: bool,
     pinned: Mapping[str, str] | None = None,
+    banner: bool = True,
 ) -> None:
-    """``pinned``: the settings given as options, which extra API processes must share."""
+    """``pinned``: the settings given as options, which extra API processes must share.
+
+    ``banner``: print where the platform runs; the API processes ``up`` starts do not,
+    their parent says it for all of them.
+    """
     from runtime.db.migrate import upgrade
     from runtime.logging import configure_logging
     from runtime.platform import Platform, Roles
@@ -100,8 +105,11 @@ async def _run_platform(
             # process: out of the collector's generations, full collections stop walking it.
             gc.collect()
             gc.freeze()
-            if http:
-                print(f"llmforge is running at {platform.url}  (Ctrl-C to stop)", flush=True)
+            if http and banner:
+                shared = "" if extra is None else f"{extra.count + 1} API processes; "
+                print(
+                    f"llmforge is running at {platform.url}  ({shared}Ctrl-C to stop)", flush=True
+                )
             waiter = asyncio.ensure_future(platform.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -139,7 +147,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_api(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
-    _serve(_run_platform(settings, http=True, consumers=False, only=None, migrate=False))
+    run = _run_platform(
+        settings, http=True, consumers=False, only=None, migrate=False, banner=not args.no_banner
+    )
+    _serve(run)
     return 0
 
 
@@ -339,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="run the HTTP API only (stateless, scale out freely)")
     _add_server_options(api)
+    # For the processes `up` starts: their parent prints the one banner for all of them.
+    api.add_argument("--no-banner", action="store_true", help=argparse.SUPPRESS)
     api.set_defaults(func=_cmd_api)
 
     worker = sub.add_parser("worker", help="run event consumers only")

@@ -105,3 +105,7 @@ async def test_up_serves_from_two_processes_and_keeps_the_second_running(
 
     assert up_two.stop() == 0
     assert processes(lambda p: p.pid == replacement) == []
+    # One banner for the whole port: the children (the replacement too) print none.
+    printed = Path(up_two.log.name).read_text().splitlines()
+    banners = [line for line in printed if line.startswith("llmforge is running at")]
+    assert banners == [f"llmforge is running at {up_two.url}  (2 API processes; Ctrl-C to stop)"]
