@@ -14,10 +14,6 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _encode = msgspec.json.encode
 
 
-def ping() -> ServerSentEventMessage:
-    return ServerSentEventMessage(comment="ping")
-
-
 class TurnFramer:
     """Numbers the events of one turn, so a client can tell where it left off."""
 

@@ -25,7 +25,7 @@ from litestar.response import ServerSentEventMessage
 
 from events.chat import TurnCitation, TurnEvent
 from handlers.chat import knowledge
-from handlers.chat.framing import TurnFramer, ping
+from handlers.chat.framing import TurnFramer
 from handlers.chat.outcome import Answer, CancelReason, Outcome, publish_turn, turn_event
 from handlers.chat.stop import StopListener
 from handlers.chat.turns import TurnPlan
@@ -35,6 +35,7 @@ from runtime.llm.resolver import ModelNotFound
 from runtime.llm.stream import ChatStream
 from runtime.llm.types import ContentDelta, Finish, ProviderError, ReasoningDelta, StreamError
 from runtime.services import Services
+from runtime.sse import ping
 
 log = structlog.get_logger(__name__)
 

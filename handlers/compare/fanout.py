@@ -26,13 +26,13 @@ from handlers.compare.targets import stored_parameters, to_messages, to_params
 from runtime.llm.gateway import Gateway
 from runtime.llm.metering import Caller
 from runtime.llm.types import ContentDelta, Delta, ReasoningDelta, Usage
+from runtime.sse import ping
 
 log = structlog.get_logger(__name__)
 
 BUFFER = 256  # messages queued between the models and the client
 # Room the event needs besides the answers: envelope, metrics, names.
 _EVENT_OVERHEAD = 48 * 1024
-_PING = ServerSentEventMessage(comment="ping")
 _encode = msgspec.json.encode
 
 
@@ -101,7 +101,7 @@ class CompareStream:
                         message = await receive.receive()
                     except anyio.EndOfStream:
                         break
-                yield message or _PING
+                yield message or ping()
             yield _message("summary", self._summary())
         finally:
             # Shielded: this runs when the client went away and this task is cancelled.

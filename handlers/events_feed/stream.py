@@ -26,6 +26,7 @@ from events import STREAMS, Event, StreamSpec
 from events.streams import subject_matches
 from handlers.events_feed.position import encode_position
 from runtime.bus import Delivery, FanOut, plan_bindings
+from runtime.sse import ping
 
 Visible = Callable[[Event], bool]
 
@@ -174,7 +175,7 @@ class EventFeed:
                 try:
                     msg = await sub.next_msg(timeout=self._heartbeat)
                 except nats.errors.TimeoutError:
-                    yield ServerSentEventMessage(comment="ping")
+                    yield ping()
                     continue
                 meta = msg.metadata
                 seq = meta.sequence.stream
@@ -219,7 +220,7 @@ class EventFeed:
                     async with asyncio.timeout(self._heartbeat):
                         delivery = await self._queue.get()
                 except TimeoutError:
-                    yield ServerSentEventMessage(comment="ping")
+                    yield ping()
                     continue
                 live = self._live_message(delivery)
                 self._pending -= 1

@@ -221,6 +221,7 @@ async def test_stop_from_another_replica_ends_the_turn_as_cancelled(
         assert stopped is not None
         assert stopped["stopped"] is True
         assert ": ping" in raw.split("event: content")[0]  # while waiting for the first token
+        assert "data: \r\n" not in raw  # a ping is a comment alone, not a blank message
         assert "event: done" in raw
         assert '"status":"cancelled"' in raw
         assert "event: error" not in raw

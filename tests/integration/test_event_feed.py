@@ -26,6 +26,7 @@ class Sse:
     id: str | None = None
     data: str = ""
     comment: str | None = None
+    data_lines: int = 0
 
     @property
     def json(self) -> Any:
@@ -48,6 +49,7 @@ class SseReader:
                 message.comment = value
             elif name == "data":
                 message.data += value
+                message.data_lines += 1
             elif name in ("event", "id"):
                 setattr(message, name, value)
         raise AssertionError("the stream ended")
@@ -120,7 +122,10 @@ async def test_a_user_sees_only_events_about_themselves(
     bob_id, _ = await login(feed_platform, http, "bob@example.com")
     bus = feed_platform.services.bus
     async with open_feed(http, ann) as feed:
-        assert (await feed.next()).comment == "ping"  # idle: heartbeats keep it open
+        # Idle: heartbeats keep it open. A comment alone: any `data:` line, even an empty
+        # one, would reach an EventSource as a blank message.
+        heartbeat = await feed.next()
+        assert (heartbeat.comment, heartbeat.data_lines) == ("ping", 0)
         await bus.publish(user_registered(bob_id))
         await bus.publish(user_registered("someone", actor=ann_id))
         await bus.publish(user_registered(ann_id))

@@ -107,7 +107,9 @@ async def follow(
         kind = ""
         async for line in response.aiter_lines():
             assert time.monotonic() < deadline, f"timed out; saw {[k for k, _ in seen]}"
-            if line.startswith("event:"):
+            if not line:
+                kind = ""  # a blank line ends the message: its type does not carry over
+            elif line.startswith("event:"):
                 kind = line.split(":", 1)[1].strip()
             elif line.startswith("data:") and kind.startswith("llmforge.training."):
                 try:
