@@ -118,6 +118,7 @@ class Platform:
             log_config=None,
             access_log=False,
             lifespan="on",
+            timeout_keep_alive=self.settings.server.keep_alive_seconds,
             timeout_graceful_shutdown=10,
         )
         server = _EmbeddedServer(config)

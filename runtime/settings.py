@@ -85,6 +85,11 @@ class ServerSettings:
     reuse_port: bool = False
     # `llmforge up` only: HTTP processes, itself included (runtime/api_processes.py).
     processes: int = 1
+    # Seconds an idle keep-alive connection stays open. Longer than clients' and proxies'
+    # own idle limits (httpx 5 s, aiohttp 15 s, a cloud load balancer's 60 s): they close
+    # first, so no request is sent down a connection the server is closing at that moment
+    # (uvicorn's default, 5 s, races httpx's to the millisecond).
+    keep_alive_seconds: int = 75
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +335,9 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
             reuse_port=_flag("LLMFORGE_REUSE_PORT", False),
             processes=_at_least_one(
                 "LLMFORGE_API_PROCESSES", _env("LLMFORGE_API_PROCESSES", "1") or "1"
+            ),
+            keep_alive_seconds=_at_least_one(
+                "LLMFORGE_KEEP_ALIVE", _env("LLMFORGE_KEEP_ALIVE", "75") or "75"
             ),
         ),
         database=DatabaseSettings(

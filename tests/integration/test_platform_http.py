@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from runtime.platform import Platform
+from runtime.settings import ServerSettings
+from tests.fixtures.app import PlatformFactory
 
 
 async def test_liveness_and_readiness_report_ok(client: httpx.AsyncClient) -> None:
@@ -89,3 +93,36 @@ async def test_every_response_carries_a_request_id(
     response = await client.get("/health/live", headers=headers)
     request_id = response.headers["x-request-id"]
     assert request_id == given if given else len(request_id) == 32
+
+
+async def _idle_connection_closed_after(platform: Platform, wait: float) -> bool:
+    """Send one request on a raw connection, stay idle ``wait`` s: did the server close it?"""
+    reader, writer = await asyncio.open_connection("127.0.0.1", platform.port)
+    try:
+        writer.write(b"GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n")
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        try:
+            async with asyncio.timeout(wait):
+                return await reader.read(1) == b""
+        except TimeoutError:
+            return False
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"])
+async def test_idle_keep_alive_connections_close_after_the_configured_time(
+    platform_factory: PlatformFactory,
+) -> None:
+    # The default (75 s) outlives client pools (httpx: 5 s), so they always close first.
+    assert ServerSettings().keep_alive_seconds == 75
+    server = ServerSettings(host="127.0.0.1", port=0, keep_alive_seconds=1)
+    platform = await platform_factory(overrides={"server": server})
+    assert await _idle_connection_closed_after(platform, 3.0)
+    # uvicorn's own default would have closed it after 5 s; ours keeps it past that.
+    default = await platform_factory()
+    assert not await _idle_connection_closed_after(default, 6.0)
