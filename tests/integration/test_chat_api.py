@@ -104,6 +104,61 @@ async def test_sessions_are_created_from_templates_edited_searched_and_deleted(
     assert gone.json()["code"] == "chat_session_not_found"
 
 
+@sqlite_only
+async def test_session_edits_refuse_contradictions_and_leave_the_session_as_it_was(
+    platform: Platform, client: httpx.AsyncClient, fake_openai: FakeOpenAI
+) -> None:
+    env = await chat_env(platform, client, fake_openai)
+    other = await chat_env(platform, client, fake_openai, email="bo@example.com", alias="chat-2")
+    other_model = other.model_id
+    template = (await client.post("/api/prompts", json=TEMPLATE, headers=env.user)).json()
+    both = await client.post(
+        "/api/chat/sessions",
+        json={"model_config_id": env.model_id, "template_id": template["id"], "system_prompt": "x"},
+        headers=env.user,
+    )
+    assert (both.status_code, both.json()["code"]) == (400, "conflicting_system_prompt")
+
+    tutor = await new_session(
+        client, env.user, env.model_id, template_id=template["id"], variables={"subject": "art"}
+    )
+    url = f"/api/chat/sessions/{tutor['id']}"
+    refused = [
+        ({"system_prompt": "x", "template_id": template["id"]}, "conflicting_system_prompt"),
+        ({"model_config_id": "nope", "title": "Not applied"}, "model_unavailable"),
+        ({"variables": {"subject": "art", "mood": "calm"}}, "invalid_template_variables"),
+    ]
+    for body, code in refused:
+        response = await client.patch(url, json=body, headers=env.user)
+        assert (response.status_code, response.json()["code"]) == (400, code), body
+    assert (await client.get(url, headers=env.user)).json() == tutor
+
+    changed = await client.patch(
+        url,
+        json={
+            "model_config_id": other_model,
+            "parameters": {"temperature": 0.9, "max_tokens": 64},
+            "knowledge_top_k": 3,
+        },
+        headers=env.user,
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["model_config_id"] == other_model
+    assert (body["parameters"]["temperature"], body["parameters"]["max_tokens"]) == (0.9, 64)
+    assert body["knowledge_top_k"] == 3
+
+    # Detached from its template: the rendered prompt stays as the session's own text, and
+    # there is nothing left to fill in.
+    detached = (await client.patch(url, json={"template_id": None}, headers=env.user)).json()
+    assert (detached["template_id"], detached["system_prompt"]) == (
+        None,
+        "You teach art to beginner students.",
+    )
+    no_template = await client.patch(url, json={"variables": {"a": "b"}}, headers=env.user)
+    assert (no_template.status_code, no_template.json()["code"]) == (400, "no_template")
+
+
 async def test_regenerate_keeps_siblings_and_edit_replaces_the_later_turns(
     platform: Platform, client: httpx.AsyncClient, fake_openai: FakeOpenAI
 ) -> None:

@@ -71,7 +71,7 @@ async def chat_env(
         settings={"max_attempts": 1},
     )
     config = await add_model(
-        client, admin, provider_id=provider["id"], model_id="up-chat", alias="chat", **model
+        client, admin, provider_id=provider["id"], model_id="up-chat", **{"alias": "chat", **model}
     )
     user = await login(platform, client, email)
     return ChatEnv(user=user, model_id=config["id"])
