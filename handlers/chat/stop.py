@@ -9,6 +9,7 @@ subjects, core NATS included, and a stop signal must not be persisted or audited
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from runtime.bus import BusUnavailable
+from runtime.bus.barrier import server_caught_up
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +53,10 @@ class StopListener:
         try:
             self._sub = await self._nc.subscribe(self._subject, cb=self._handle)
             # The round trip makes the server know the subscription before the client
-            # learns the turn started, so an immediate stop cannot miss it.
-            await self._nc.flush(timeout=2)
+            # learns the turn started, so an immediate stop cannot miss it (not flush():
+            # its PING can overtake the SUB, see runtime/bus/barrier.py).
+            async with asyncio.timeout(2):
+                await server_caught_up(self._nc)
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             # Streaming still works; only a stop from elsewhere cannot reach this turn.
             log.warning("chat_stop_subscribe_failed", subject=self._subject, error=repr(exc))

@@ -12,6 +12,7 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from runtime.bus.barrier import server_caught_up
 from runtime.bus.bindings import Binding
 from runtime.bus.connection import EventBus
 from runtime.bus.consumer import Consumer
@@ -104,7 +105,9 @@ class Runner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         with contextlib.suppress(nats.errors.Error, OSError):
-            await self._bus.nc.flush(timeout=2)
+            # The NAKs above reach the server before the connection closes.
+            async with asyncio.timeout(2):  # a TimeoutError is an OSError
+                await server_caught_up(self._bus.nc)
 
     async def _ensure_durable(self, binding: Binding) -> None:
         # Create-or-update: a changed ack_wait or filter reaches the live durable.
